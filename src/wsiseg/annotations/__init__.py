@@ -1,0 +1,27 @@
+"""Lesion annotations (stage 2 of the pipeline): ASAP XML files, polygon geometry and tumour masks.
+
+Coordinates are (x, y) level-0 pixels; masks are (row, col) arrays whose pixel (r, c) is inside a polygon
+when its centre is.
+"""
+
+from wsiseg.annotations.asap import read_asap_xml, write_asap_xml
+from wsiseg.annotations.geometry import bounding_box, convex_hull, max_feret_diameter, polygon_area
+from wsiseg.annotations.mask import mask_shape_hw, rasterize, tumor_mask
+from wsiseg.annotations.records import DEFAULT_GROUP_ROLES, Annotation, AreaKind, GroupRole, lookup_role
+
+__all__ = [
+    "DEFAULT_GROUP_ROLES",
+    "Annotation",
+    "AreaKind",
+    "GroupRole",
+    "bounding_box",
+    "convex_hull",
+    "lookup_role",
+    "mask_shape_hw",
+    "max_feret_diameter",
+    "polygon_area",
+    "rasterize",
+    "read_asap_xml",
+    "tumor_mask",
+    "write_asap_xml",
+]

@@ -1,0 +1,145 @@
+"""CAMELYON17 label vocabularies and the ``stage_labels.csv`` format (also the submission format).
+
+The file has the header ``patient,stage``; each patient contributes one row ``patient_XXX.zip,<pN stage>``
+followed by its five node rows ``patient_XXX_node_Y.tif,<slide label>`` (Y = 0..4), without an index column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+from wsiseg.errors import LabelError
+
+SlideLabel = Literal["negative", "itc", "micro", "macro"]
+PatientStage = Literal["pN0", "pN0(i+)", "pN1mi", "pN1", "pN2"]
+
+#: Slide labels in ordinal order (negative < itc < micro < macro).
+SLIDE_LABELS: tuple[SlideLabel, ...] = get_args(SlideLabel)
+#: Patient stages in the ordinal order the official kappa uses.
+PN_STAGES: tuple[PatientStage, ...] = get_args(PatientStage)
+NODES_PER_PATIENT = 5
+
+_PATIENT_RE = re.compile(r"^(patient_\d{3})\.zip$", re.IGNORECASE)
+_NODE_RE = re.compile(r"^(patient_\d{3})_node_(\d)\.tif$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One lymph-node slide and its label."""
+
+    slide: str  # e.g. "patient_004_node_4.tif"
+    label: SlideLabel
+
+    @property
+    def stem(self) -> str:
+        """The slide name without extension (``patient_004_node_4``)."""
+        return Path(self.slide).stem
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient: the pN stage and the five node records, in node order."""
+
+    patient: str  # e.g. "patient_004"
+    stage: PatientStage
+    nodes: tuple[NodeRecord, ...]
+
+    @property
+    def zip_name(self) -> str:
+        """The patient's row name in the CSV (``patient_004.zip``)."""
+        return f"{self.patient}.zip"
+
+
+def _label(path: Path, line: int, value: str, allowed: Sequence[str], what: str) -> str:
+    if value not in allowed:
+        raise LabelError(path, f"line {line}: unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[PatientRecord]:
+    """Parse the content of a ``stage_labels.csv`` / submission file.
+
+    Args:
+        text: the CSV content.
+        path: the file name used in error messages.
+
+    Returns:
+        The patients in file order, each with its five nodes sorted by node number.
+
+    Raises:
+        LabelError: on a wrong header, an unknown spelling, a node without its patient row, a duplicate row,
+            or a patient without exactly five nodes.
+    """
+    path = Path(path)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [c.strip().lower() for c in rows[0]] != ["patient", "stage"]:
+        raise LabelError(path, "the first line must be the header 'patient,stage'")
+    stages: dict[str, str] = {}
+    nodes: dict[str, dict[int, NodeRecord]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) != 2:
+            raise LabelError(path, f"line {line}: expected 2 columns, found {len(row)}")
+        name, value = row[0].strip(), row[1].strip()
+        if m := _PATIENT_RE.match(name):
+            patient = m.group(1).lower()
+            if patient in stages:
+                raise LabelError(path, f"line {line}: duplicate row for {patient}")
+            stages[patient] = _label(path, line, value, PN_STAGES, "pN stage")
+            nodes.setdefault(patient, {})
+        elif m := _NODE_RE.match(name):
+            patient, node = m.group(1).lower(), int(m.group(2))
+            if node in nodes.get(patient, {}):
+                raise LabelError(path, f"line {line}: duplicate row for {name}")
+            label = _label(path, line, value, SLIDE_LABELS, "slide label")
+            nodes.setdefault(patient, {})[node] = NodeRecord(f"{patient}_node_{node}.tif", label)  # type: ignore[arg-type]
+        else:
+            raise LabelError(path, f"line {line}: {name!r} is neither 'patient_XXX.zip' nor 'patient_XXX_node_Y.tif'")
+    records = []
+    for patient, by_node in nodes.items():
+        if patient not in stages:
+            raise LabelError(path, f"{patient} has node rows but no '{patient}.zip' row")
+        if sorted(by_node) != list(range(NODES_PER_PATIENT)):
+            raise LabelError(path, f"{patient} has nodes {sorted(by_node)}; expected exactly nodes 0-4")
+        ordered = tuple(by_node[i] for i in range(NODES_PER_PATIENT))
+        records.append(PatientRecord(patient, stages[patient], ordered))  # type: ignore[arg-type]
+    return records
+
+
+def read_stage_labels(path: str | Path) -> list[PatientRecord]:
+    """Read a ``stage_labels.csv`` or submission file (see :func:`parse_stage_labels`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise LabelError(path, f"cannot read the labels file ({err.strerror or err})") from err
+    return parse_stage_labels(text, path)
+
+
+def format_stage_labels(patients: Iterable[PatientRecord]) -> str:
+    """Render patients in the official CSV format (header, then a .zip row and five .tif rows each)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["patient", "stage"])
+    for record in patients:
+        writer.writerow([record.zip_name, record.stage])
+        for node in record.nodes:
+            writer.writerow([node.slide, node.label])
+    return out.getvalue()
+
+
+def write_stage_labels(path: str | Path, patients: Iterable[PatientRecord]) -> Path:
+    """Write patients in the official CSV format, atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(format_stage_labels(patients), encoding="utf-8")
+    tmp.replace(path)
+    return path

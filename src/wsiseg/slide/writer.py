@@ -1,0 +1,165 @@
+"""Write generic tiled pyramidal BigTIFFs, laid out like the ASAP converter's CAMELYON files.
+
+Level 0 is streamed from a callback that renders horizontal strips, so a slide of any size is written in
+bounded memory: reduced levels (downsample 2 each, ``subfiletype=1`` pages after level 0) are built from
+the level above through a temporary memory-mapped file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import tifffile
+
+MppStorage = Literal["tags", "philips", "none"]
+StripRenderer = Callable[[int, int], np.ndarray]  # (y0, height) -> (height, W, 3) uint8
+
+_PHILIPS_DESCRIPTION = (
+    '<?xml version="1.0" encoding="UTF-8" ?><DataObject ObjectType="DPUfsImport">'
+    '<Attribute Name="DICOM_MANUFACTURER" Group="0x0008" Element="0x0070" PMSVR="IString">PHILIPS</Attribute>'
+    '<Attribute Name="DICOM_PIXEL_SPACING" Group="0x0028" Element="0x0030" PMSVR="IDoubleArray">'
+    "&quot;{mm:.9g}&quot; &quot;{mm:.9g}&quot;</Attribute></DataObject>"
+)
+
+
+def philips_description(mpp: float) -> str:
+    """A Philips-style ImageDescription carrying the pixel spacing (in millimetres) and nothing else."""
+    return _PHILIPS_DESCRIPTION.format(mm=mpp / 1000.0)
+
+
+def level_shapes(shape_hw: tuple[int, int], min_size: int = 512) -> list[tuple[int, int]]:
+    """Shapes of the pyramid levels: halve until the smaller side would drop under ``min_size``.
+
+    Args:
+        shape_hw: level-0 (height, width).
+        min_size: smallest side a reduced level may have.
+    """
+    shapes = [shape_hw]
+    while min(shapes[-1]) // 2 >= min_size:
+        h, w = shapes[-1]
+        shapes.append((h // 2, w // 2))
+    return shapes
+
+
+def _tiles_from_strips(strips: Iterator[np.ndarray], width: int, tile: int) -> Iterator[np.ndarray]:
+    """Cut row strips (each a multiple of ``tile`` high, the last one possibly shorter) into padded tiles."""
+    for strip in strips:
+        for ty in range(0, strip.shape[0], tile):
+            rows = strip[ty : ty + tile]
+            for tx in range(0, width, tile):
+                block = rows[:, tx : tx + tile]
+                if block.shape[:2] == (tile, tile):
+                    yield np.ascontiguousarray(block)
+                else:
+                    padded = np.full((tile, tile, 3), 255, np.uint8)
+                    padded[: block.shape[0], : block.shape[1]] = block
+                    yield padded
+
+
+def _write_options(mpp: float, storage: MppStorage, level: int, tile: int, quality: int) -> dict:
+    options: dict = {
+        "tile": (tile, tile),
+        "photometric": "rgb",
+        "compression": "jpeg",
+        "compressionargs": {"level": quality},
+        "subfiletype": 0 if level == 0 else 1,
+        "metadata": None,
+    }
+    if level == 0 and storage == "tags":
+        options["resolution"] = (1e4 / mpp, 1e4 / mpp)
+        options["resolutionunit"] = "CENTIMETER"
+    if level == 0 and storage == "philips":
+        options["description"] = philips_description(mpp)
+    return options
+
+
+def write_pyramid_tiff(
+    path: str | Path,
+    shape_hw: tuple[int, int],
+    render_strip: StripRenderer,
+    mpp: float,
+    *,
+    mpp_storage: MppStorage = "tags",
+    tile: int = 256,
+    quality: int = 85,
+    strip_tiles: int = 4,
+    min_level_size: int = 512,
+) -> Path:
+    """Write a tiled JPEG BigTIFF pyramid, rendering level 0 strip by strip; atomic (temp name, rename).
+
+    Args:
+        path: output ``.tif`` path.
+        shape_hw: level-0 (height, width).
+        render_strip: ``render_strip(y0, height)`` returns rows ``y0 .. y0+height`` of level 0, (height, W, 3) uint8.
+        mpp: level-0 micrometres per pixel.
+        mpp_storage: ``"tags"`` (TIFF resolution tags, centimetres), ``"philips"`` (only in a Philips-style
+            ImageDescription, as some CAMELYON17 files) or ``"none"``.
+        tile: tile side in pixels (256 or 512).
+        quality: JPEG quality.
+        strip_tiles: strip height in tiles (memory is about ``W * tile * strip_tiles * 3`` bytes).
+        min_level_size: smallest side of the coarsest level.
+
+    Returns:
+        The written path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shapes = level_shapes(shape_hw, min_level_size)
+    strip_h = tile * strip_tiles
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tif.part", dir=path.parent)
+    os.close(fd)
+    scratch: list[Path] = []
+    try:
+        with tifffile.TiffWriter(tmp_name, bigtiff=True) as tw:
+            source: StripRenderer = render_strip
+            for level, (h, w) in enumerate(shapes):
+                below = shapes[level + 1] if level + 1 < len(shapes) else None
+                sink = _scratch_array(path.parent, below, scratch) if below else None
+                strips = _level_strips(source, h, strip_h, sink)
+                tw.write(
+                    _tiles_from_strips(strips, w, tile),
+                    shape=(h, w, 3),
+                    dtype=np.uint8,
+                    **_write_options(mpp, mpp_storage, level, tile, quality),
+                )
+                if sink is not None:
+                    source = _array_strips(sink)
+        os.replace(tmp_name, path)
+    finally:
+        for name in [Path(tmp_name), *scratch]:
+            name.unlink(missing_ok=True)
+    return path
+
+
+def _level_strips(source: StripRenderer, height: int, strip_h: int, sink: np.ndarray | None) -> Iterator[np.ndarray]:
+    """Yield a level's strips and, on the way, write their half-size version into ``sink``."""
+    for y0 in range(0, height, strip_h):
+        strip = source(y0, min(strip_h, height - y0))
+        if sink is not None:
+            sy0, sh = y0 // 2, min(strip.shape[0] // 2, sink.shape[0] - y0 // 2)
+            if sh > 0:
+                small = cv2.resize(strip, (sink.shape[1], strip.shape[0] // 2), interpolation=cv2.INTER_AREA)
+                sink[sy0 : sy0 + sh] = small[:sh]
+        yield strip
+
+
+def _scratch_array(folder: Path, shape_hw: tuple[int, int], scratch: list[Path]) -> np.ndarray:
+    fd, name = tempfile.mkstemp(prefix=".level.", suffix=".raw", dir=folder)
+    os.close(fd)
+    scratch.append(Path(name))
+    return np.memmap(name, dtype=np.uint8, mode="w+", shape=(*shape_hw, 3))
+
+
+def _array_strips(array: np.ndarray) -> StripRenderer:
+    return lambda y0, h: np.asarray(array[y0 : y0 + h])
+
+
+def write_pyramid_tiff_from_array(path: str | Path, image: np.ndarray, mpp: float, **kwargs) -> Path:
+    """Write an in-memory (H, W, 3) uint8 image as a pyramid (see :func:`write_pyramid_tiff`)."""
+    return write_pyramid_tiff(path, image.shape[:2], lambda y0, h: image[y0 : y0 + h], mpp, **kwargs)

@@ -1,0 +1,51 @@
+"""The CAMELYON17 pN rules, from the five node labels of a patient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from wsiseg.labels import SLIDE_LABELS, NodeRecord, PatientRecord, PatientStage, SlideLabel
+
+
+def pn_stage(labels: Sequence[SlideLabel]) -> PatientStage:
+    """Return the pN stage of a patient from its node labels.
+
+    Positive nodes are those with a micro- or macro-metastasis (ITC-only nodes are not positive):
+
+    - no macro and no micro: ``pN0(i+)`` if any node has ITCs, else ``pN0``;
+    - no macro, at least one micro: ``pN1mi``;
+    - at least one macro: ``pN1`` with 1-3 positive nodes, ``pN2`` with 4 or more.
+
+    Args:
+        labels: the node labels (five per patient in CAMELYON17; any number is accepted).
+
+    Raises:
+        ValueError: on a label that is not one of ``negative``, ``itc``, ``micro``, ``macro``.
+    """
+    unknown = sorted(set(labels) - set(SLIDE_LABELS))
+    if unknown:
+        raise ValueError(f"unknown slide label(s) {unknown}; expected {SLIDE_LABELS}")
+    positive = sum(label in ("micro", "macro") for label in labels)
+    if "macro" in labels:
+        return "pN2" if positive >= 4 else "pN1"
+    if "micro" in labels:
+        return "pN1mi"
+    return "pN0(i+)" if "itc" in labels else "pN0"
+
+
+def stage_patients(slide_labels: Mapping[str, SlideLabel]) -> list[PatientRecord]:
+    """Group ``patient_XXX_node_Y.tif -> label`` into staged patients, sorted by patient and node.
+
+    Args:
+        slide_labels: one label per slide file name (``patient_XXX_node_Y.tif``).
+    """
+    by_patient: dict[str, list[NodeRecord]] = {}
+    for slide, label in sorted(slide_labels.items()):
+        patient = slide.rsplit("_node_", 1)[0]
+        by_patient.setdefault(patient, []).append(NodeRecord(slide, label))
+    return [_record(p, nodes) for p, nodes in sorted(by_patient.items())]
+
+
+def _record(patient: str, nodes: Iterable[NodeRecord]) -> PatientRecord:
+    nodes = tuple(nodes)
+    return PatientRecord(patient, pn_stage([n.label for n in nodes]), nodes)

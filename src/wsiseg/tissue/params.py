@@ -1,0 +1,90 @@
+"""The tissue detector's settings: one frozen record, every threshold a field, sizes in micrometres."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TissueParams:
+    """Settings of the Otsu + contour tissue detector (stage 1 of the pipeline).
+
+    The defaults suit real H&E slides seen through a thumbnail of about 8-16 um/px. Sizes are physical
+    (micrometres, mm^2) and converted to pixels with the thumbnail's resolution, so the same settings
+    work at any thumbnail resolution. Saturations are on a 0-1 scale, hues in degrees (0-360).
+
+    Attributes:
+        min_saturation: floor of the saturation threshold; the applied threshold is
+            ``max(otsu, min_saturation)``, so a blank or near-uniform slide (where Otsu splits noise)
+            gives no tissue.
+        median_blur_um: side of the median filter applied to the thumbnail before any test.
+        closing_um: diameter of the elliptical closing that joins nearby tissue fragments.
+        opening_um: diameter of the elliptical opening that removes thin specks and threads.
+        min_tissue_area_mm2: tissue pieces whose outer contour encloses less than this are dropped.
+        max_hole_area_mm2: holes inside tissue smaller than this are filled; larger ones stay out.
+        remove_black: exclude near-black pixels (scanner borders, black ink).
+        black_max_value: a pixel is near-black when ``max(R, G, B)`` is below this (0-255).
+        remove_green_pen: exclude saturated green ink.
+        green_hue_deg: hue range (degrees, inclusive) of green ink.
+        remove_blue_pen: exclude saturated blue ink.
+        blue_hue_deg: hue range (degrees, inclusive) of blue ink; hematoxylin (purple, ~250-300) and eosin
+            (pink, ~320-360) lie outside it.
+        pen_min_saturation: a pixel in a pen hue range is ink only if at least this saturated.
+        exclusion_dilation_um: excluded regions (black, ink) are grown by this much to take their
+            blurred edges with them.
+    """
+
+    min_saturation: float = 0.08
+    median_blur_um: float = 40.0
+    closing_um: float = 64.0
+    opening_um: float = 32.0
+    min_tissue_area_mm2: float = 0.05
+    max_hole_area_mm2: float = 0.5
+    remove_black: bool = True
+    black_max_value: int = 50
+    remove_green_pen: bool = True
+    green_hue_deg: tuple[float, float] = (70.0, 190.0)
+    remove_blue_pen: bool = True
+    blue_hue_deg: tuple[float, float] = (190.0, 235.0)
+    pen_min_saturation: float = 0.15
+    exclusion_dilation_um: float = 24.0
+
+    def __post_init__(self) -> None:
+        for name in ("min_saturation", "pen_min_saturation"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"TissueParams.{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("median_blur_um", "closing_um", "opening_um", "exclusion_dilation_um"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TissueParams.{name} must be >= 0 micrometres, got {getattr(self, name)}")
+        if self.min_tissue_area_mm2 < 0 or self.max_hole_area_mm2 < 0:
+            raise ValueError("TissueParams areas (min_tissue_area_mm2, max_hole_area_mm2) must be >= 0")
+        if not 0 <= self.black_max_value <= 256:
+            raise ValueError(f"TissueParams.black_max_value must be in [0, 256], got {self.black_max_value}")
+        for name in ("green_hue_deg", "blue_hue_deg"):
+            low, high = getattr(self, name)
+            if not 0.0 <= low <= high <= 360.0:
+                raise ValueError(f"TissueParams.{name} must be (low, high) with 0 <= low <= high <= 360")
+
+
+DEFAULT_PARAMS = TissueParams()
+"""The default settings, shared (the record is immutable)."""
+
+
+def um_to_kernel_px(size_um: float, mpp: float) -> int:
+    """Return the odd kernel side in pixels closest to ``size_um`` at ``mpp`` (1 means no filtering).
+
+    Args:
+        size_um: the physical size in micrometres.
+        mpp: the image's resolution in micrometres per pixel.
+    """
+    if mpp <= 0:
+        raise ValueError(f"mpp must be > 0, got {mpp}")
+    side = max(1, round(size_um / mpp))
+    return side if side % 2 == 1 else side + 1
+
+
+def mm2_to_px(area_mm2: float, mpp: float) -> float:
+    """Return the number of pixels covering ``area_mm2`` at ``mpp`` micrometres per pixel."""
+    if mpp <= 0:
+        raise ValueError(f"mpp must be > 0, got {mpp}")
+    return area_mm2 / (mpp / 1000.0) ** 2
