@@ -73,6 +73,24 @@ def rasterize(
     return mask
 
 
+def polygon_mask(
+    polygons_xy: Iterable[np.ndarray],
+    shape_hw: tuple[int, int],
+    origin_xy: tuple[float, float] = (0.0, 0.0),
+    downsample: float = 1.0,
+) -> np.ndarray:
+    """Fills plain (N, 2) level-0 polygons into a boolean (H, W) mask, with the pixel-centre rule of :func:`rasterize`.
+
+    The result is exact and translation invariant (unlike ``cv2.fillPoly``, which clips polygons to the image
+    with rounded vertices), so regions drawn separately tile without seams.
+    """
+    mask = np.zeros(shape_hw, dtype=bool)  # (H, W)
+    for vertices_xy in polygons_xy:
+        vertices_uv = (np.asarray(vertices_xy, dtype=np.float64) - np.asarray(origin_xy, dtype=np.float64)) / downsample
+        _fill_polygon(mask, vertices_uv - 0.5, True)
+    return mask
+
+
 def tumor_mask(
     xml_path: str | Path,
     size_wh: tuple[int, int],

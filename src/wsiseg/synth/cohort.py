@@ -91,7 +91,7 @@ def node_labels(stage: PatientStage, rng: np.random.Generator, nodes: int = 5) -
         "pN1": ["macro"] + list(rng.choice(["macro", "micro"], int(rng.choice([0, 1, 2], p=[0.5, 0.3, 0.2])))),
         "pN2": ["macro", "macro"] + list(rng.choice(["macro", "micro"], int(rng.choice([2, 3])))),
     }[stage]
-    if stage in ("pN1", "pN2") and rng.random() < 0.3:
+    if stage in ("pN1", "pN2") and rng.random() < 0.3 and len(pick) < nodes:
         pick = [*pick, "itc"]
     labels: list[SlideLabel] = [str(x) for x in pick] + ["negative"] * (nodes - len(pick))  # type: ignore[list-item]
     rng.shuffle(labels)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from wsiseg.annotations.mask import polygon_mask
 from wsiseg.synth.scene import SlideScene
 
 _CELL_UM = 100.0  # nuclei are drawn per cell of this size, each with its own seeded generator
@@ -47,20 +48,36 @@ def hash_uniform(xx: np.ndarray, yy: np.ndarray, salt: int, count: int = 1) -> l
     return [((h >> np.uint64(21 * i)) & mask).astype(np.float32) * scale for i in range(count)]
 
 
-def _fill(shape_hw, origin_xy, polygons, value: int = 1) -> np.ndarray:
-    mask = np.zeros(shape_hw, np.uint8)
-    if polygons:
-        pts = [np.round((np.asarray(p) - origin_xy - 0.5) * 16).astype(np.int32) for p in polygons]
-        cv2.fillPoly(mask, pts, value, shift=4)
+def _discs(shape_hw, origin_xy, circles, rim: float = 0.0) -> np.ndarray:
+    """Pixels whose centres lie within each circle (or, with ``rim`` > 0, within ``rim`` of its edge)."""
+    mask = np.zeros(shape_hw, bool)
+    for x, y, r in np.asarray(circles)[:, :3] if len(circles) else []:
+        cx, cy = x - origin_xy[0] - 0.5, y - origin_xy[1] - 0.5
+        r0, r1 = max(int(cy - r - 1), 0), min(int(cy + r + 2), shape_hw[0])
+        c0, c1 = max(int(cx - r - 1), 0), min(int(cx + r + 2), shape_hw[1])
+        if r0 >= r1 or c0 >= c1:
+            continue
+        dist = np.hypot(np.arange(c0, c1)[None, :] - cx, np.arange(r0, r1)[:, None] - cy)
+        mask[r0:r1, c0:c1] |= np.abs(dist - r) <= rim if rim > 0 else dist <= r
     return mask
 
 
-def _discs(shape_hw, origin_xy, circles, thickness: int = -1) -> np.ndarray:
-    mask = np.zeros(shape_hw, np.uint8)
-    for x, y, r in np.asarray(circles)[:, :3] if len(circles) else []:
-        centre = (int(round((x - origin_xy[0]) * 16)), int(round((y - origin_xy[1]) * 16)))
-        cv2.circle(mask, centre, int(round(r * 16)), 1, thickness, cv2.LINE_8, 4)
-    return mask.astype(bool)
+def _stroke(shape_hw, origin_xy, points_xy: np.ndarray, width: float) -> np.ndarray:
+    """Pixels whose centres lie within ``width / 2`` of a polyline (exact, so tiles join without seams)."""
+    mask = np.zeros(shape_hw, bool)
+    pts = np.asarray(points_xy, float) - np.asarray(origin_xy, float) - 0.5
+    half = width / 2
+    for a, b in zip(pts[:-1], pts[1:], strict=True):
+        lo, hi = np.minimum(a, b) - half - 1, np.maximum(a, b) + half + 2
+        c0, r0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+        c1, r1 = min(int(hi[0]), shape_hw[1]), min(int(hi[1]), shape_hw[0])
+        if r0 >= r1 or c0 >= c1:
+            continue
+        px, py = np.arange(c0, c1)[None, :] - a[0], np.arange(r0, r1)[:, None] - a[1]
+        d = b - a
+        t = np.clip((px * d[0] + py * d[1]) / max(float(d @ d), 1e-12), 0, 1)
+        mask[r0:r1, c0:c1] |= np.hypot(px - t * d[0], py - t * d[1]) <= half
+    return mask
 
 
 def _cortex(scene: SlideScene, origin_xy, shape_hw) -> np.ndarray:
@@ -81,8 +98,9 @@ def _draw_nuclei(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.n
             rng = np.random.default_rng((scene.seed, cx + 1024, cy + 1024))  # cells may start at -1
             n = rng.poisson(_MAX_DENSITY * area_mm2)
             attrs = rng.random((n, 6))
-            px = (cx + attrs[:, 0]) * cell - origin_xy[0]
-            py = (cy + attrs[:, 1]) * cell - origin_xy[1]
+            # positions in 1/16 px fixed point of the slide, then shifted: identical in every region
+            px = np.floor((cx + attrs[:, 0]) * cell * 16) / 16 - origin_xy[0]
+            py = np.floor((cy + attrs[:, 1]) * cell * 16) / 16 - origin_xy[1]
             inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
             if not inside.any():
                 continue
@@ -103,7 +121,7 @@ def _draw_cell(canvas, mpp, px, py, attrs, classes, cortex) -> None:
         ink = pop["ink"][0] + (pop["ink"][1] - pop["ink"][0]) * u[:, 2]
         for x, y, rad, asp, angle, value in zip(px[keep], py[keep], radius, aspect, u[:, 3] * 360, ink, strict=True):
             axes = (int(rad * asp * 16), int(rad / asp * 16))
-            centre = (int(x * 16), int(y * 16))
+            centre = (round(x * 16), round(y * 16))
             cv2.ellipse(canvas, centre, axes, float(angle), 0, 360, int(min(value * 100, 255)), -1, cv2.LINE_AA, 4)
 
 
@@ -123,9 +141,9 @@ def render_region(scene: SlideScene, origin_xy: tuple[int, int], size_wh: tuple[
     m = _margin(scene)
     ox, oy = origin_xy[0] - m, origin_xy[1] - m
     shape = (size_wh[1] + 2 * m, size_wh[0] + 2 * m)
-    tissue = _fill(shape, (ox, oy), scene.tissue_xy).astype(bool) & ~_discs(shape, (ox, oy), scene.fat_holes)
-    tumor = _fill(shape, (ox, oy), [ls.vertices_xy for ls in scene.lesions]).astype(bool)
-    tumor &= ~_fill(shape, (ox, oy), [c for ls in scene.lesions for c in ls.cutouts_xy]).astype(bool)
+    tissue = polygon_mask(scene.tissue_xy, shape, (ox, oy)) & ~_discs(shape, (ox, oy), scene.fat_holes)
+    tumor = polygon_mask([ls.vertices_xy for ls in scene.lesions], shape, (ox, oy))
+    tumor &= ~polygon_mask([c for ls in scene.lesions for c in ls.cutouts_xy], shape, (ox, oy))
     tumor &= tissue
     classes = tissue.astype(np.uint8)
     classes[_discs(shape, (ox, oy), scene.follicles) & tissue] = 2
@@ -150,7 +168,7 @@ def _stain(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray
     chromatin = 0.825 + 0.35 * speckle
     hema = tissue * 0.06 + nuclei * chromatin
     eosin = tissue * (0.18 + 0.30 * fibre + 0.12 * (1 - cortex)) + (classes == 3) * 0.08
-    eosin += _discs(shape, origin_xy, scene.fat_holes, thickness=max(1, round(2 / scene.mpp))) * 0.5
+    eosin += _discs(shape, origin_xy, scene.fat_holes, rim=max(0.5, 1.0 / scene.mpp)) * 0.5
     strength_h, strength_e = scene.centre.stain_strength
     od = hema[..., None] * np.asarray(scene.centre.hematoxylin_rgb, np.float32) * strength_h
     od += eosin[..., None] * np.asarray(scene.centre.eosin_rgb, np.float32) * strength_e
@@ -164,10 +182,8 @@ def _ink(scene: SlideScene, origin_xy, shape_hw) -> np.ndarray:
     """Transmission (H, W, 3) of pen marks and debris on the glass."""
     ink = np.ones((*shape_hw, 3), np.float32)
     for stroke in scene.pen_strokes:
-        line = np.zeros(shape_hw, np.uint8)
-        pts = np.round((stroke.points_xy - origin_xy) * 16).astype(np.int32)
-        cv2.polylines(line, [pts], False, 1, max(1, int(stroke.width_px)), cv2.LINE_8, 4)
-        ink[line.astype(bool)] *= np.asarray(stroke.transmission_rgb, np.float32)
+        line = _stroke(shape_hw, origin_xy, stroke.points_xy, stroke.width_px)
+        ink[line] *= np.asarray(stroke.transmission_rgb, np.float32)
     ink[_discs(shape_hw, origin_xy, scene.debris)] *= np.asarray((0.35, 0.30, 0.25), np.float32)
     return ink
 

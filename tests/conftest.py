@@ -1,0 +1,44 @@
+"""Shared fixtures: the real CAMELYON17 reference files and a tiny synthetic cohort made once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+
+
+def reference_dir() -> Path:
+    """``../shared/reference`` beside the checkout when present (CI), else the vendored copy in tests/data."""
+    shared = REPO.parent / "shared" / "reference"
+    return shared if (shared / "camelyon17_stage_labels.csv").exists() else REPO / "tests" / "data" / "reference"
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    return reference_dir()
+
+
+def compose_config(config_name: str, overrides: list[str] | None = None):
+    """Compose a root config of ``conf/`` the way the entry scripts do."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides or [])
+
+
+@pytest.fixture(scope="session")
+def tiny_spec():
+    return instantiate(compose_config("synth", ["synth=tiny"]).synth, _convert_="all")
+
+
+@pytest.fixture(scope="session")
+def tiny_cohort(tmp_path_factory, tiny_spec) -> Path:
+    """The ``tiny`` preset generated once for the whole test session (about 5 s)."""
+    from wsiseg.synth import generate_cohort
+
+    out = tmp_path_factory.mktemp("tiny_cohort")
+    generate_cohort(tiny_spec, out, seed=0, workers=2)
+    return out

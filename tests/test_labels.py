@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from wsiseg.errors import LabelError
+from wsiseg.labels import PN_STAGES, SLIDE_LABELS, parse_stage_labels, read_stage_labels, write_stage_labels
+
+
+def test_reads_the_real_camelyon17_labels(reference):
+    patients = read_stage_labels(reference / "camelyon17_stage_labels.csv")
+    assert len(patients) == 100
+    slides = [n.label for p in patients for n in p.nodes]
+    assert {lb: slides.count(lb) for lb in SLIDE_LABELS} == {"negative": 323, "itc": 35, "micro": 57, "macro": 85}
+    stages = [p.stage for p in patients]
+    assert {s: stages.count(s) for s in PN_STAGES} == {"pN0": 25, "pN0(i+)": 11, "pN1mi": 21, "pN1": 30, "pN2": 13}
+    assert patients[4].patient == "patient_004" and patients[4].nodes[4].label == "itc"
+
+
+def test_round_trip_is_byte_identical(reference, tmp_path):
+    src = reference / "camelyon17_stage_labels.csv"
+    out = write_stage_labels(tmp_path / "x.csv", read_stage_labels(src))
+    assert out.read_text().split() == src.read_text().split()
+
+
+GOOD = "patient,stage\npatient_000.zip,pN0\n" + "".join(f"patient_000_node_{i}.tif,negative\n" for i in range(5))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name,label\n", "header"),
+        (GOOD.replace("pN0\n", "pN3\n", 1), "unknown pN stage 'pN3'"),
+        (GOOD.replace("node_4.tif,negative", "node_4.tif,Macro"), "unknown slide label 'Macro'"),
+        (GOOD.replace("patient_000_node_4.tif,negative\n", ""), "expected exactly nodes 0-4"),
+        (GOOD + "patient_000_node_4.tif,negative\n", "duplicate row"),
+        (GOOD + "patient_001_node_0.tif,negative\n", "no 'patient_001.zip' row"),
+        (GOOD + "slide_9.tif,negative\n", "neither"),
+    ],
+)
+def test_malformed_files_name_the_file_and_the_problem(text, message):
+    with pytest.raises(LabelError, match="labels.csv") as err:
+        parse_stage_labels(text, Path("labels.csv"))
+    assert message in str(err.value)
+
+
+def test_missing_file_is_a_label_error(tmp_path):
+    with pytest.raises(LabelError, match="nope.csv"):
+        read_stage_labels(tmp_path / "nope.csv")
