@@ -28,7 +28,7 @@ from wsiseg.annotations import Annotation, write_asap_xml
 from wsiseg.labels import PN_STAGES, NodeRecord, PatientRecord, PatientStage, SlideLabel, write_stage_labels
 from wsiseg.slide.writer import write_pyramid_tiff
 from wsiseg.staging import pn_stage
-from wsiseg.synth.render import render_region
+from wsiseg.synth.render import render_strip
 from wsiseg.synth.scene import SlideScene, plan_slide
 from wsiseg.synth.spec import CohortSpec
 
@@ -179,7 +179,7 @@ def render_slide(job: SlideJob, spec: CohortSpec, out_dir: Path) -> dict[str, st
         write_pyramid_tiff(
             tif,
             (height, width),
-            lambda y0, h: render_region(scene, (0, y0), (width, h)).rgb,
+            lambda y0, h: render_strip(scene, y0, h),
             scene.mpp,
             mpp_storage=spec.centre(job.centre).mpp_storage,
             tile=spec.tile,

@@ -7,6 +7,7 @@ generator for nuclei, a coordinate hash for pixel noise), so regions rendered se
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -21,6 +22,8 @@ _LYMPH = {"density": (3500.0, 9000.0), "radius": (2.8, 3.8), "aspect": (1.0, 1.1
 _FOLLICLE = {"density": (13000.0, 13000.0), "radius": (2.6, 3.4), "aspect": (1.0, 1.1), "ink": (1.2, 1.6)}
 _TUMOUR = {"density": (3200.0, 3200.0), "radius": (4.5, 8.5), "aspect": (1.0, 1.7), "ink": (0.6, 1.1)}
 _MAX_DENSITY = 13000.0
+_NOISE_PERIOD = 1024  # pixel noise repeats every this many pixels (invisible, and cheap for 50k-px slides)
+_BLOCK = 4096  # widest region rendered at once when writing strips
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,33 @@ def _stroke(shape_hw, origin_xy, points_xy: np.ndarray, width: float) -> np.ndar
 
 
 def _cortex(scene: SlideScene, origin_xy, shape_hw) -> np.ndarray:
-    ys = (np.arange(shape_hw[0], dtype=np.float32) + origin_xy[1]) / scene.plan_px
-    xs = (np.arange(shape_hw[1], dtype=np.float32) + origin_xy[0]) / scene.plan_px
-    map_x, map_y = (m.astype(np.float32) for m in np.meshgrid(xs, ys))
-    return cv2.remap(scene.cortex_field, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    """The coarse cortex field bilinearly interpolated at every pixel (separable, any region size)."""
+    field = scene.cortex_field
+    rows = _interpolation(origin_xy[1], shape_hw[0], scene.plan_px, field.shape[0])
+    cols = _interpolation(origin_xy[0], shape_hw[1], scene.plan_px, field.shape[1])
+    along_y = field[rows[0]] * rows[2][:, None] + field[rows[1]] * (1 - rows[2][:, None])  # (H, C)
+    return along_y[:, cols[0]] * cols[2][None, :] + along_y[:, cols[1]] * (1 - cols[2][None, :])
+
+
+def _interpolation(start: float, count: int, step: float, size: int):
+    """Neighbour indices and weight of the first for linear interpolation at pixel positions / step."""
+    pos = np.clip((np.arange(count, dtype=np.float64) + start) / step, 0, size - 1)
+    lo = np.minimum(np.floor(pos).astype(np.int64), size - 2) if size > 1 else np.zeros(count, np.int64)
+    hi = np.minimum(lo + 1, size - 1)
+    return lo, hi, (1.0 - (pos - lo)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _noise_tables(seed: int) -> tuple[np.ndarray, ...]:
+    """Three (P, P) tables of hashed uniform noise; noise at (x, y) is table[y % P, x % P]."""
+    yy, xx = np.mgrid[0:_NOISE_PERIOD, 0:_NOISE_PERIOD]
+    return tuple(hash_uniform(xx, yy, seed, count=3))
+
+
+def _periodic(table: np.ndarray, origin_xy, shape_hw) -> np.ndarray:
+    rows = (np.arange(shape_hw[0]) + int(origin_xy[1])) % table.shape[0]
+    cols = (np.arange(shape_hw[1]) + int(origin_xy[0])) % table.shape[1]
+    return table[rows[:, None], cols[None, :]]
 
 
 def _draw_nuclei(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray) -> np.ndarray:
@@ -158,24 +184,30 @@ def render_region(scene: SlideScene, origin_xy: tuple[int, int], size_wh: tuple[
 def _stain(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray) -> np.ndarray:
     """Beer-Lambert mixing of hematoxylin and eosin densities, then glass, pen and debris."""
     shape = classes.shape
-    xx = np.arange(shape[1], dtype=np.int64)[None, :] + int(origin_xy[0])
-    yy = np.arange(shape[0], dtype=np.int64)[:, None] + int(origin_xy[1])
-    grain, speckle, noise = hash_uniform(xx, yy, scene.seed, count=3)
+    grain, speckle, noise = (_periodic(t, origin_xy, shape) for t in _noise_tables(scene.seed))
+    glass = np.asarray(scene.centre.background_rgb, np.float32)
+    if not classes.any():  # glass only: skip the stain model
+        rgb = glass * _ink(scene, origin_xy, shape) + (noise[..., None] - 0.5) * 6
+        return np.clip(rgb, 0, 255).astype(np.uint8)
     fibre = cv2.GaussianBlur(grain - 0.5, (0, 0), sigmaX=4.0 / scene.mpp, sigmaY=1.0 / scene.mpp)
     fibre = 0.5 + 0.5 * np.tanh(fibre * 8)
     tissue = (classes > 0).astype(np.float32)
     nuclei = _draw_nuclei(scene, origin_xy, classes, cortex)
-    chromatin = 0.825 + 0.35 * speckle
-    hema = tissue * 0.06 + nuclei * chromatin
-    eosin = tissue * (0.18 + 0.30 * fibre + 0.12 * (1 - cortex)) + (classes == 3) * 0.08
-    eosin += _discs(shape, origin_xy, scene.fat_holes, rim=max(0.5, 1.0 / scene.mpp)) * 0.5
+    hema = tissue * np.float32(0.06) + nuclei * (np.float32(0.825) + np.float32(0.35) * speckle)
+    eosin = tissue * (np.float32(0.3) + np.float32(0.30) * fibre - np.float32(0.12) * cortex)
+    eosin += (classes == 3).astype(np.float32) * np.float32(0.08)
+    eosin += _discs(shape, origin_xy, scene.fat_holes, rim=max(0.5, 1.0 / scene.mpp)).astype(np.float32) * np.float32(
+        0.5
+    )
     strength_h, strength_e = scene.centre.stain_strength
-    od = hema[..., None] * np.asarray(scene.centre.hematoxylin_rgb, np.float32) * strength_h
-    od += eosin[..., None] * np.asarray(scene.centre.eosin_rgb, np.float32) * strength_e
-    glass = np.asarray(scene.centre.background_rgb, np.float32)
-    rgb = glass * np.exp(-od, dtype=np.float32) * _ink(scene, origin_xy, shape)
-    rgb += (noise[..., None] - 0.5) * 6
-    return np.clip(rgb, 0, 255).astype(np.uint8)
+    ink = _ink(scene, origin_xy, shape)
+    jitter = (noise - np.float32(0.5)) * np.float32(6)
+    channels = []
+    for c in range(3):  # Beer-Lambert per channel: glass * exp(-(OD_h + OD_e))
+        od = hema * np.float32(scene.centre.hematoxylin_rgb[c] * strength_h)
+        od += eosin * np.float32(scene.centre.eosin_rgb[c] * strength_e)
+        channels.append(glass[c] * cv2.exp(-od) * ink[..., c] + jitter)
+    return np.clip(cv2.merge(channels), 0, 255).astype(np.uint8)
 
 
 def _ink(scene: SlideScene, origin_xy, shape_hw) -> np.ndarray:
@@ -195,3 +227,10 @@ def _blur_zones(scene: SlideScene, origin_xy, rgb: np.ndarray) -> np.ndarray:
         if zone.any():
             rgb = np.where(zone[..., None], cv2.GaussianBlur(rgb, (0, 0), float(sigma)), rgb)
     return rgb
+
+
+def render_strip(scene: SlideScene, y0: int, height: int) -> np.ndarray:
+    """Rows ``y0 .. y0 + height`` of the whole slide, rendered in blocks of bounded width (for the TIFF writer)."""
+    width = scene.size_wh[0]
+    blocks = [render_region(scene, (x0, y0), (min(_BLOCK, width - x0), height)).rgb for x0 in range(0, width, _BLOCK)]
+    return np.concatenate(blocks, axis=1)
