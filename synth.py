@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from wsiseg.synth.task import run
+from wsiseg.tasks.synth import run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="synth")

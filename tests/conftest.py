@@ -15,7 +15,7 @@ CONF = REPO / "conf"
 def reference_dir() -> Path:
     """``../shared/reference`` beside the checkout when present (CI), else the vendored copy in tests/data."""
     shared = REPO.parent / "shared" / "reference"
-    return shared if (shared / "camelyon17_stage_labels.csv").exists() else REPO / "tests" / "data" / "reference"
+    return shared if (shared / "camelyon17_stage_labels.csv").exists() else REPO / "tests" / "fixtures" / "reference"
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from wsiseg.atomic import write_text_atomic
 from wsiseg.errors import LabelError
 
 SlideLabel = Literal["negative", "itc", "micro", "macro"]
@@ -137,9 +138,4 @@ def format_stage_labels(patients: Iterable[PatientRecord]) -> str:
 
 def write_stage_labels(path: str | Path, patients: Iterable[PatientRecord]) -> Path:
     """Write patients in the official CSV format, atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(format_stage_labels(patients), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, format_stage_labels(patients))

@@ -14,7 +14,7 @@ from wsiseg.errors import AnnotationError
 
 from .asap_files import square
 
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "patient_004_node_4.xml"
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "patient_004_node_4.xml"
 MPP = 0.243  # um/px, 3DHistech scanner
 # Largest vertex distance of each polygon, in um (vertices 0-3, 2-9 and 0-6).
 REFERENCE_DIAMETERS_UM = [92.9658435527884, 114.77235886300743, 124.61694424335721]

@@ -12,7 +12,7 @@ from wsiseg.annotations import Annotation, mask_shape_hw, polygon_area, rasteriz
 
 from .asap_files import square
 
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "patient_004_node_4.xml"
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "patient_004_node_4.xml"
 
 
 def tumor(vertices, role="tumor"):

@@ -6,9 +6,7 @@ Coordinate[@Order, @X, @Y]`` plus ``AnnotationGroups/Group[@Name]``; coordinates
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET  # writing only; reading goes through defusedxml
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +16,7 @@ import defusedxml.ElementTree as SafeET
 import numpy as np
 
 from wsiseg.annotations.records import AREA_KINDS, DEFAULT_GROUP_ROLES, Annotation, GroupRole, lookup_role
+from wsiseg.atomic import atomic_path
 from wsiseg.errors import AnnotationError
 
 POINT_KINDS = ("Dot", "PointSet", "Measurement")
@@ -146,18 +145,8 @@ def write_asap_xml(
     path = Path(path)
     tree = ET.ElementTree(_build_tree(list(annotations), group_colors or {}))
     ET.indent(tree, space="\t")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            tree.write(stream, encoding="utf-8", xml_declaration=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("wb") as stream:
+        tree.write(stream, encoding="utf-8", xml_declaration=True)
     return path
 
 

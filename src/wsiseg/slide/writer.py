@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 import tifffile
 
+from wsiseg.atomic import atomic_path
+
 MppStorage = Literal["tags", "philips", "none"]
 StripRenderer = Callable[[int, int], np.ndarray]  # (y0, height) -> (height, W, 3) uint8
 
@@ -112,11 +114,9 @@ def write_pyramid_tiff(
     path.parent.mkdir(parents=True, exist_ok=True)
     shapes = level_shapes(shape_hw, min_level_size)
     strip_h = tile * strip_tiles
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tif.part", dir=path.parent)
-    os.close(fd)
     scratch: list[Path] = []
     try:
-        with tifffile.TiffWriter(tmp_name, bigtiff=True) as tw:
+        with atomic_path(path) as tmp_name, tifffile.TiffWriter(tmp_name, bigtiff=True) as tw:
             source: StripRenderer = render_strip
             for level, (h, w) in enumerate(shapes):
                 below = shapes[level + 1] if level + 1 < len(shapes) else None
@@ -130,9 +130,8 @@ def write_pyramid_tiff(
                 )
                 if sink is not None:
                     source = _array_strips(sink)
-        os.replace(tmp_name, path)
     finally:
-        for name in [Path(tmp_name), *scratch]:
+        for name in scratch:
             name.unlink(missing_ok=True)
     return path
 

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wsiseg.annotations import Annotation, write_asap_xml
+from wsiseg.atomic import atomic_path, write_text_atomic
 from wsiseg.labels import PN_STAGES, NodeRecord, PatientRecord, PatientStage, SlideLabel, write_stage_labels
 from wsiseg.slide.writer import write_pyramid_tiff
 from wsiseg.staging import pn_stage
@@ -241,12 +242,12 @@ def generate_cohort(
         log.info("cohort %s is complete for this preset and seed; reusing it", out_dir)
         return out_dir / "stage_labels.csv"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "cohort.json").write_text(json.dumps({**record, "complete": False}, indent=2))
+    write_text_atomic(out_dir / "cohort.json", json.dumps({**record, "complete": False}, indent=2))
     patients, jobs = plan_cohort(spec, seed)
     rows = _run_jobs(jobs, spec, out_dir, workers)
     _write_manifest(out_dir / "manifest.csv", rows)
     labels = write_stage_labels(out_dir / "stage_labels.csv", patients)
-    (out_dir / "cohort.json").write_text(json.dumps({**record, "complete": True, "slides": len(rows)}, indent=2))
+    write_text_atomic(out_dir / "cohort.json", json.dumps({**record, "complete": True, "slides": len(rows)}, indent=2))
     return labels
 
 
@@ -269,9 +270,7 @@ def _run_jobs(jobs: Sequence[SlideJob], spec: CohortSpec, out_dir: Path, workers
 
 
 def _write_manifest(path: Path, rows: list[dict[str, str]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, MANIFEST_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from wsiseg.atomic import write_bytes_atomic
 from wsiseg.tissue.contours import find_contours
 from wsiseg.tissue.pixels import check_rgb
 from wsiseg.tissue.roi import TissueROI
@@ -64,13 +63,5 @@ def save_roi_figure(path: str | Path, thumbnail_rgb: np.ndarray, roi: TissueROI)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(render_roi_figure(thumbnail_rgb, roi), cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError(f"{path}: PNG encoding failed")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded.tobytes())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, encoded.tobytes())
     return path

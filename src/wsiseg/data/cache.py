@@ -1,0 +1,182 @@
+"""The patch cache: patches (image + mask) extracted once into memory-mapped ``.npy`` files with a CSV index.
+
+A cache folder is named by a digest of everything that decides its content (the sampling recipe, the
+slides and their split), so an unchanged configuration reuses it and a changed one builds a new one.
+``meta.json`` is written last: a folder without it (an interrupted build) is rebuilt.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import shutil
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.atomic import atomic_path, write_text_atomic
+from wsiseg.sampling import PatchRecord, SamplingSpec, SlideRecord
+from wsiseg.slide import open_slide
+
+log = logging.getLogger(__name__)
+INDEX_FIELDS = ("row", "slide", "x", "y", "label", "split", "repeats", "tumour_fraction")
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class PatchCache:
+    """An opened, complete cache folder."""
+
+    folder: Path
+    index: tuple[dict, ...]  # one dict per stored patch, INDEX_FIELDS, typed
+
+    @property
+    def images_path(self) -> Path:
+        """(M, S, S, 3) uint8 ``.npy``."""
+        return self.folder / "images.npy"
+
+    @property
+    def masks_path(self) -> Path:
+        """(M, S, S) uint8 ``.npy`` (1 = tumour)."""
+        return self.folder / "masks.npy"
+
+    def rows(self, split: str, expand_repeats: bool) -> np.ndarray:
+        """Row numbers of a split; with ``expand_repeats`` each row appears ``repeats`` times (oversampling)."""
+        chosen = [r for r in self.index if r["split"] == split]
+        counts = [r["repeats"] if expand_repeats else 1 for r in chosen]
+        return np.repeat(np.array([r["row"] for r in chosen], np.int64), counts)
+
+
+def cache_key(spec: SamplingSpec, slides: Sequence[SlideRecord], split_of: Mapping[str, str]) -> str:
+    """Digest of the recipe, the slide files (path, size, mtime) and their split."""
+    items = []
+    for r in sorted(slides, key=lambda r: r.slide):
+        stat = r.path.stat()
+        ann = r.annotation.stat().st_mtime_ns if r.annotation else None
+        items.append([r.slide, str(r.path.resolve()), stat.st_size, stat.st_mtime_ns, ann, split_of[r.patient]])
+    payload = json.dumps({"format": FORMAT, "spec": asdict(spec), "slides": items}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def open_cache(folder: str | Path, key: str | None = None) -> PatchCache | None:
+    """The cache in ``folder`` if it is complete (and made for ``key``), else ``None``."""
+    folder = Path(folder)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if (key is not None and meta.get("key") != key) or meta.get("format") != FORMAT:
+        return None
+    with (folder / "index.csv").open(newline="") as fh:
+        index = tuple(_typed(row) for row in csv.DictReader(fh))
+    images = np.load(folder / "images.npy", mmap_mode="r")
+    if len(index) != meta["patches"] or images.shape[0] != meta["patches"]:
+        log.warning(
+            "patch cache %s is inconsistent (%d rows, %d images); rebuilding", folder, len(index), images.shape[0]
+        )
+        return None
+    return PatchCache(folder, index)
+
+
+def _typed(row: dict) -> dict:
+    return {
+        **row, "row": int(row["row"]), "x": int(row["x"]), "y": int(row["y"]),
+        "repeats": int(row["repeats"]), "tumour_fraction": float(row["tumour_fraction"]),
+    }  # fmt: skip
+
+
+def build_cache(
+    folder: str | Path,
+    key: str,
+    spec: SamplingSpec,
+    slides: Sequence[SlideRecord],
+    patches: Mapping[str, Sequence[PatchRecord]],
+    workers: int = 2,
+) -> PatchCache:
+    """Extract every patch of every split into a new cache folder (slides in parallel, with a progress bar).
+
+    Args:
+        folder: the cache folder (replaced if it exists).
+        key: the digest stored in ``meta.json``.
+        spec: the recipe (``out_mpp`` and ``out_size`` decide the stored pixels).
+        slides: the slides the patches come from.
+        patches: split name -> its patches.
+        workers: processes extracting slides.
+    """
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    index = [
+        {"row": i, "slide": p.slide, "x": p.x, "y": p.y, "label": p.label, "split": split, "repeats": p.repeats}
+        for i, (split, p) in enumerate((s, p) for s, ps in patches.items() for p in ps)
+    ]
+    size = spec.out_size
+    np.lib.format.open_memmap(folder / "images.npy", "w+", np.uint8, (len(index), size, size, 3)).flush()
+    np.lib.format.open_memmap(folder / "masks.npy", "w+", np.uint8, (len(index), size, size)).flush()
+    by_slide: dict[str, list[dict]] = defaultdict(list)
+    for row in index:
+        by_slide[row["slide"]].append(row)
+    records = {r.slide: r for r in slides}
+    jobs = [(records[name], [(r["row"], r["x"], r["y"]) for r in rows]) for name, rows in by_slide.items()]
+    fractions = _extract_all(folder, spec, jobs, workers)
+    for row in index:
+        row["tumour_fraction"] = round(fractions[row["row"]], 6)
+    _write_index(folder / "index.csv", index)
+    meta = {"key": key, "format": FORMAT, "patches": len(index), "spec": asdict(spec)}
+    write_text_atomic(folder / "meta.json", json.dumps(meta, indent=2))
+    return PatchCache(folder, tuple(index))
+
+
+def _extract_all(folder: Path, spec: SamplingSpec, jobs, workers: int) -> dict[int, float]:
+    fractions: dict[int, float] = {}
+    total = sum(len(rows) for _, rows in jobs)
+    with tqdm(total=total, desc="extract patches", unit="patch") as progress:
+        if workers <= 1:
+            for record, rows in jobs:
+                fractions.update(extract_slide(folder, spec, record, rows))
+                progress.update(len(rows))
+            return fractions
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {pool.submit(extract_slide, folder, spec, record, rows): len(rows) for record, rows in jobs}
+            for future, count in futures.items():
+                future.add_done_callback(lambda _, n=count: progress.update(n))
+            for future in futures:
+                fractions.update(future.result())
+    return fractions
+
+
+def extract_slide(folder: Path, spec: SamplingSpec, record: SlideRecord, rows) -> dict[int, float]:
+    """Read one slide's patches (block reads) and their tumour masks into the cache's memory maps."""
+    images = np.load(folder / "images.npy", mmap_mode="r+")
+    masks = np.load(folder / "masks.npy", mmap_mode="r+")
+    annotations = read_asap_xml(record.annotation) if record.annotation else []
+    corners = np.array([(x, y) for _, x, y in rows], np.float64).reshape(-1, 2)  # (N, 2) level 0
+    fractions = {}
+    with open_slide(record.path) as slide:
+        ds = spec.out_mpp / slide.mpp  # level-0 px per stored px
+        footprint = spec.out_size * ds
+        for i, tile in slide.read_tiles(corners, (spec.out_size, spec.out_size), spec.out_mpp):
+            row = rows[i][0]
+            images[row] = tile
+            mask = rasterize(annotations, (footprint, footprint), ds, origin_xy=tuple(corners[i]))
+            masks[row] = mask[: spec.out_size, : spec.out_size]
+            fractions[row] = float(masks[row].mean())
+    images.flush()
+    masks.flush()
+    return fractions
+
+
+def _write_index(path: Path, index: list[dict]) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, INDEX_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(index)

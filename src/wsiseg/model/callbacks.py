@@ -1,0 +1,99 @@
+"""Callbacks of the segmentation training: prediction pictures in TensorBoard, the run config in checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from wsiseg.model.grid import prediction_grid
+from wsiseg.model.plain import find_non_plain
+
+CONFIG_KEY = "wsiseg_config"
+
+
+class PredictionGridLogger(pl.Callback):
+    """Log a grid of validation predictions (patch | mask | probability | overlay) to TensorBoard.
+
+    Reads ``pl_module.val_examples`` (see :class:`~wsiseg.model.module.SegmentationModule`) at the end of
+    validation on global rank 0 and writes it, as ``val/examples``, with every ``TensorBoardLogger`` of the
+    trainer. Does nothing without such a logger or without examples, and during the sanity check.
+
+    Args:
+        max_images: Rows (examples) in the grid.
+        every_n_epochs: Log every n-th epoch.
+        overlay: Add the overlay column.
+
+    Raises:
+        ValueError: If ``max_images`` or ``every_n_epochs`` is < 1.
+    """
+
+    def __init__(self, max_images: int = 8, every_n_epochs: int = 1, overlay: bool = True) -> None:
+        if max_images < 1 or every_n_epochs < 1:
+            raise ValueError(f"max_images and every_n_epochs must be >= 1, got {max_images}, {every_n_epochs}")
+        self.max_images = max_images
+        self.every_n_epochs = every_n_epochs
+        self.overlay = overlay
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Write the grid of the epoch's last validation batch."""
+        if trainer.sanity_checking or not trainer.is_global_zero or trainer.current_epoch % self.every_n_epochs:
+            return
+        loggers = [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+        examples = getattr(pl_module, "val_examples", None)
+        if not loggers or not examples:
+            return
+        n = self.max_images
+        grid = prediction_grid(examples["image"][:n], examples["mask"][:n], examples["prob"][:n], self.overlay)
+        for logger in loggers:
+            logger.experiment.add_image("val/examples", grid, global_step=trainer.global_step)  # (3, H', W')
+
+
+class ConfigInCheckpoint(pl.Callback):
+    """Store the resolved run config in every checkpoint under ``"wsiseg_config"``.
+
+    Later stages (prediction) rebuild the network and learn the training resolution from the checkpoint
+    alone, with :func:`load_config_from_checkpoint`. Callback hooks do not run for checkpoints saved with
+    ``ModelCheckpoint(save_weights_only=True)``, so those checkpoints lack the config.
+
+    Args:
+        config: The resolved config as plain python values (e.g. ``OmegaConf.to_container(cfg, resolve=True)``).
+
+    Raises:
+        TypeError: If ``config`` is not a dict of plain values (needed for ``weights_only`` loading).
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a plain dict, got {type(config).__name__}")
+        bad = find_non_plain(config)
+        if bad is not None:
+            raise TypeError(f"config must hold plain python values only (resolve it first); found {bad}")
+        self.config = config
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Add the config to the checkpoint dict."""
+        checkpoint[CONFIG_KEY] = self.config
+
+
+def load_config_from_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read the run config stored by :class:`ConfigInCheckpoint`, loading with ``weights_only=True``.
+
+    Args:
+        path: A Lightning checkpoint file.
+
+    Returns:
+        The config dict.
+
+    Raises:
+        KeyError: If the checkpoint has no stored config.
+    """
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if CONFIG_KEY not in checkpoint:
+        raise KeyError(f"{path} has no {CONFIG_KEY!r}; was it saved with ConfigInCheckpoint (and not weights-only)?")
+    return checkpoint[CONFIG_KEY]

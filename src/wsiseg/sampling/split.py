@@ -1,0 +1,70 @@
+"""Train / validation / test split by patient, stratified, deterministic for a seed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from wsiseg.labels import SLIDE_LABELS
+from wsiseg.sampling.cohort import SlideRecord
+
+Split = Literal["train", "val", "test"]
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Fractions of patients held out for validation (U-Net) and test (slide classifier / kappa)."""
+
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Check the fractions."""
+        if not (
+            0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
+        ):
+            raise ValueError(f"val_fraction + test_fraction must be in [0, 1), got {self}")
+
+
+def _stratum(slides: list[SlideRecord]) -> str:
+    """A patient's stratum: its dataset and worst slide label (so every split sees every kind)."""
+    worst = max((SLIDE_LABELS.index(s.label) for s in slides if s.label), default=-1)
+    tumour = any(s.has_tumour for s in slides)
+    return f"{slides[0].dataset}:{worst}:{tumour}"
+
+
+def patient_split(records: Iterable[SlideRecord], spec: SplitSpec) -> dict[str, Split]:
+    """Assign every patient to train, val or test.
+
+    Patients are grouped by stratum (dataset and worst slide label), shuffled with ``spec.seed`` and dealt
+    so that each stratum contributes about ``val_fraction`` / ``test_fraction`` of its patients.
+
+    Returns:
+        patient id -> split.
+    """
+    by_patient: dict[str, list[SlideRecord]] = defaultdict(list)
+    for r in records:
+        by_patient[r.patient].append(r)
+    strata: dict[str, list[str]] = defaultdict(list)
+    for patient in sorted(by_patient):
+        strata[_stratum(by_patient[patient])].append(patient)
+    rng = np.random.default_rng(spec.seed)
+    assignment: dict[str, Split] = {}
+    carry = {"val": 0.0, "test": 0.0}  # fractional patients owed across strata
+    for key in sorted(strata):
+        patients = list(rng.permutation(strata[key]))
+        counts = {}
+        for split, fraction in (("test", spec.test_fraction), ("val", spec.val_fraction)):
+            exact = len(patients) * fraction + carry[split]
+            counts[split] = int(np.floor(exact + 1e-9))
+            carry[split] = exact - counts[split]
+        for i, patient in enumerate(patients):
+            assignment[str(patient)] = (
+                "test" if i < counts["test"] else "val" if i < counts["test"] + counts["val"] else "train"
+            )
+    return assignment

@@ -1,0 +1,51 @@
+"""The ``train.py`` task: compose data, model, trainer, callbacks and loggers from the config, and fit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from wsiseg.model import ConfigInCheckpoint
+from wsiseg.tasks.instantiate import instantiate_list
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run leaves: its final metrics and checkpoints."""
+
+    metrics: dict[str, float]
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    output_dir: Path
+
+
+def run(cfg: DictConfig) -> TrainResult:
+    """Train the segmentation model described by ``cfg`` (see ``conf/train.yaml``).
+
+    Args:
+        cfg: the composed config; ``cfg.ckpt_path`` resumes a run (weights, optimizer, epoch, sampler).
+    """
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    callbacks = instantiate_list(cfg.get("callbacks"))
+    callbacks.append(ConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True)))
+    loggers = instantiate_list(cfg.get("logger"))
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    checkpoint = trainer.checkpoint_callback
+    best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
+    last = Path(checkpoint.last_model_path) if checkpoint and checkpoint.last_model_path else None
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if trainer.is_global_zero:
+        log.info("metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
+        log.info("best checkpoint: %s", best)
+    return TrainResult(metrics, best, last, Path(cfg.paths.output_dir))

@@ -1,0 +1,128 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.sampling import (
+    SamplingSpec,
+    SplitSpec,
+    draw_patches,
+    magnification_mpp,
+    patient_split,
+    plan_slide,
+    plan_slides,
+    read_cohort,
+    select_training_slides,
+)
+from wsiseg.slide import open_slide
+from wsiseg.tissue import tissue_roi
+
+SPEC = SamplingSpec(mpp=4.0, patch_size=32, out_size=32, min_normal_patches=0)
+
+
+@pytest.fixture(scope="module")
+def cohort(tiny_cohort):
+    return read_cohort(tiny_cohort)
+
+
+@pytest.fixture(scope="module")
+def plans(cohort):
+    return plan_slides(select_training_slides(cohort), SPEC, workers=1)
+
+
+def test_magnifications():
+    assert magnification_mpp("40x") == 0.25 and magnification_mpp("20X") == 0.5
+    assert magnification_mpp(2.0) == 2.0 and magnification_mpp("1.5") == 1.5
+    with pytest.raises(ValueError, match="unknown magnification"):
+        magnification_mpp("63x")
+
+
+def test_tumour_patches_cover_every_tumour_pixel(cohort):
+    """No annotated tumour pixel (at level 0) is left outside the tumour patches."""
+    checked = 0
+    for record in [r for r in cohort if r.annotation is not None]:
+        plan = plan_slide(record, SPEC)
+        with open_slide(record.path) as slide:
+            footprint = SPEC.footprint_um / slide.mpp
+            truth = rasterize(read_asap_xml(record.annotation), slide.dimensions, 1.0)  # (H, W) level 0
+        covered = np.zeros_like(truth)
+        for x, y in plan.tumour_xy:
+            x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
+            covered[y0 : int(np.ceil(y + footprint)), x0 : int(np.ceil(x + footprint))] = True
+        assert truth.any() and not (truth & ~covered).any(), record.slide
+        checked += 1
+    assert checked >= 10
+
+
+def test_normal_patches_are_in_tissue_and_away_from_tumour(cohort, plans):
+    by_name = {r.slide: r for r in cohort}
+    for plan in plans[:8]:
+        record = by_name[plan.slide]
+        with open_slide(record.path) as slide:
+            roi = tissue_roi(slide, SPEC.roi_mpp)
+            footprint = SPEC.footprint_um / slide.mpp
+            tumour = rasterize(read_asap_xml(record.annotation), slide.dimensions, 1.0) if record.annotation else None
+        assert len(plan.normal_pool_xy) > 0
+        for x, y in plan.normal_pool_xy[:: max(1, len(plan.normal_pool_xy) // 50)]:
+            assert roi.coverage((x, y), (footprint, footprint)) >= SPEC.min_tissue - 0.1
+            if tumour is not None:
+                margin = int(SPEC.tumour_margin_um / slide.mpp)
+                box = tumour[max(y - margin, 0) : y + int(footprint) + margin, max(x - margin, 0) : x + int(footprint) + margin]
+                assert not box.any()
+
+
+@pytest.mark.parametrize("ratio", [2.0, 3.0])
+def test_four_normals_per_tumour_then_oversampled_to_the_ratio(plans, ratio):
+    spec = SamplingSpec(**{**SPEC.__dict__, "neg_pos_ratio": ratio})
+    patches = draw_patches(plans, spec)
+    tumour = [p for p in patches if p.label == "tumour"]
+    normal = [p for p in patches if p.label == "normal"]
+    assert len(tumour) == sum(len(p.tumour_xy) for p in plans)
+    assert len(normal) == 4 * len(tumour)
+    uses = sum(p.repeats for p in tumour)
+    assert uses == round(len(normal) / ratio)
+    assert min(p.repeats for p in tumour) >= 1
+
+
+def test_normals_come_from_tumour_and_normal_slides_as_configured(plans):
+    patches = draw_patches(plans, SPEC)
+    tumour_slides = {p.slide for p in plans if p.is_tumour_slide}
+    normal = [p for p in patches if p.label == "normal"]
+    share = sum(p.slide in tumour_slides for p in normal) / len(normal)
+    assert share == pytest.approx(SPEC.normal_from_tumour_slides, abs=0.02)
+
+
+def test_sampling_is_deterministic(plans):
+    a, b = draw_patches(plans, SPEC), draw_patches(plans, SPEC)
+    assert a == b
+
+
+def test_split_by_patient(cohort):
+    split = patient_split(cohort, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=1))
+    assert set(split) == {r.patient for r in cohort}
+    assert split == patient_split(cohort, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=1))
+    many = [r for r in cohort]
+    assert {"train"} <= set(split.values())
+    with pytest.raises(ValueError):
+        SplitSpec(val_fraction=0.6, test_fraction=0.5)
+    assert len(many) == 27
+
+
+def test_training_slide_selection(cohort):
+    chosen = select_training_slides(cohort, tumour_from=["camelyon17"], normal_from=["camelyon17"])
+    assert all(r.dataset == "camelyon17" for r in chosen)
+    assert all((r.annotation is not None) == bool(r.has_tumour) for r in chosen)
+    both = select_training_slides(cohort, tumour_from=["camelyon16", "camelyon17"], normal_from=["camelyon17"])
+    assert {r.slide for r in both} - {r.slide for r in chosen} == {"tumor_001.tif"}
+
+
+def test_real_layout_scan_equals_the_manifest(tiny_cohort, tmp_path, cohort):
+    """Without manifest.csv the CAMELYON17 / CAMELYON16 folder layouts are scanned to the same records."""
+    copy = tmp_path / "cohort"
+    shutil.copytree(tiny_cohort, copy, ignore=shutil.ignore_patterns("manifest.csv"))
+    scanned = read_cohort(copy)
+    assert [(r.slide, r.label, r.has_tumour, r.patient, r.annotation is not None) for r in scanned] == [
+        (r.slide, r.label if r.dataset == "camelyon17" else ("negative" if not r.has_tumour else None), r.has_tumour,
+         r.patient, r.annotation is not None) for r in cohort
+    ]  # fmt: skip
