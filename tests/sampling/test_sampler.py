@@ -68,7 +68,9 @@ def test_normal_patches_are_in_tissue_and_away_from_tumour(cohort, plans):
             assert roi.coverage((x, y), (footprint, footprint)) >= SPEC.min_tissue - 0.1
             if tumour is not None:
                 margin = int(SPEC.tumour_margin_um / slide.mpp)
-                box = tumour[max(y - margin, 0) : y + int(footprint) + margin, max(x - margin, 0) : x + int(footprint) + margin]
+                box = tumour[
+                    max(y - margin, 0) : y + int(footprint) + margin, max(x - margin, 0) : x + int(footprint) + margin
+                ]
                 assert not box.any()
 
 

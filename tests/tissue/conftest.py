@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tissue_synth import Synthetic, make_synthetic
+
+from .tissue_synth import Synthetic, make_synthetic
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,10 @@ import logging
 
 import numpy as np
 import pytest
-from tissue_synth import EOSIN, FakeSlide, Synthetic, make_synthetic
 
 from wsiseg.tissue import TissueParams, detect_tissue, tissue_roi
+
+from .tissue_synth import EOSIN, FakeSlide, Synthetic, make_synthetic
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

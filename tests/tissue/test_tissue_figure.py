@@ -5,10 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from tissue_synth import Synthetic
 
 from wsiseg.tissue import detect_tissue, save_roi_figure
 from wsiseg.tissue.figure import HOLE_RGB, OUTLINE_RGB
+
+from .tissue_synth import Synthetic
 
 
 def _count(image_rgb: np.ndarray, colour: tuple[int, int, int]) -> int:

@@ -40,6 +40,8 @@ def run(cfg: DictConfig) -> TrainResult:
     callbacks.append(ConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True)))
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in trainer.loggers:  # the choices a sweep varies, for TensorBoard's HParams tab
+        logger.log_hyperparams(_scalars({"data": dict(datamodule.hparams), "model": dict(model.hparams)}))
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     checkpoint = trainer.checkpoint_callback
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
@@ -49,3 +51,17 @@ def run(cfg: DictConfig) -> TrainResult:
         log.info("metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
         log.info("best checkpoint: %s", best)
     return TrainResult(metrics, best, last, Path(cfg.paths.output_dir))
+
+
+def _scalars(tree: dict, prefix: str = "") -> dict[str, float | int | str | bool]:
+    """Flatten nested hyperparameters to ``a/b`` keys, keeping numbers, strings and booleans."""
+    flat: dict[str, float | int | str | bool] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_scalars(value, f"{name}/"))
+        elif isinstance(value, (int, float, str, bool)):
+            flat[name] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str)) for v in value):
+            flat[name] = ",".join(map(str, value))
+    return flat

@@ -1,0 +1,85 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from wsiseg.data import PatchDataModule, build_augmentation, open_cache
+
+
+def make_dm(cohort, cache_dir, **overrides):
+    args = dict(
+        cohorts=[str(cohort)], cache_dir=str(cache_dir), magnification=4.0, patch_size=32, out_size=32,
+        val_fraction=0.4, batch_size=8, num_workers=0, prepare_workers=1, train_transform=build_augmentation(),
+    )  # fmt: skip
+    return PatchDataModule(**{**args, **overrides})
+
+
+@pytest.fixture(scope="module")
+def prepared(tiny_cohort, tmp_path_factory):
+    dm = make_dm(tiny_cohort, tmp_path_factory.mktemp("cache"))
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_cache_has_every_patch_with_its_mask(prepared):
+    cache = prepared.cache
+    images = np.load(cache.images_path, mmap_mode="r")
+    masks = np.load(cache.masks_path, mmap_mode="r")
+    assert images.shape == (len(cache.index), 32, 32, 3) and masks.shape == (len(cache.index), 32, 32)
+    tumour = [r for r in cache.index if r["label"] == "tumour"]
+    normal = [r for r in cache.index if r["label"] == "normal"]
+    # covering is conservative (boundary slivers count), so a few covering patches hold almost no tumour
+    assert np.mean([r["tumour_fraction"] > 0 for r in tumour]) > 0.85
+    assert all(r["tumour_fraction"] == 0 for r in normal)  # normals keep their margin
+    assert {r["split"] for r in cache.index} == {"train", "val"}
+    assert images[[r["row"] for r in normal]].mean() < 235  # tissue, not glass
+
+
+def test_training_rows_are_oversampled(prepared):
+    train = [r for r in prepared.cache.index if r["split"] == "train"]
+    n_tumour_uses = sum(r["repeats"] for r in train if r["label"] == "tumour")
+    n_normal = sum(r["label"] == "normal" for r in train)
+    assert len(prepared.train_set) == n_tumour_uses + n_normal
+    assert n_normal / n_tumour_uses == pytest.approx(2.0, abs=0.05)
+    assert len(prepared.val_set) == sum(r["split"] == "val" for r in prepared.cache.index)
+
+
+def test_batches(prepared):
+    batch = next(iter(prepared.train_dataloader()))
+    assert batch["image"].shape == (8, 3, 32, 32) and batch["image"].dtype == torch.float32
+    assert batch["mask"].shape == (8, 1, 32, 32) and set(batch["mask"].unique().tolist()) <= {0.0, 1.0}
+    assert batch["image"].min() >= 0 and batch["image"].max() <= 1
+
+
+def test_unchanged_config_reuses_the_cache(prepared, tiny_cohort):
+    folder = prepared.cache_folder()
+    stamp = os.stat(folder / "meta.json").st_mtime_ns
+    again = make_dm(tiny_cohort, prepared.cache_dir)
+    again.prepare_data()
+    assert again.cache_folder() == folder and os.stat(folder / "meta.json").st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize(
+    "change", [{"neg_pos_ratio": 3.0}, {"patch_size": 64}, {"split_seed": 5}, {"magnification": "10x"}]
+)
+def test_changed_config_builds_another_cache(prepared, tiny_cohort, change):
+    other = make_dm(tiny_cohort, prepared.cache_dir, **change)
+    assert other.cache_folder() != prepared.cache_folder()
+
+
+def test_half_written_cache_is_rebuilt(tiny_cohort, tmp_path):
+    dm = make_dm(tiny_cohort, tmp_path)
+    dm.prepare_data()
+    folder = dm.cache_folder()
+    (folder / "meta.json").unlink()  # as if the build had been killed before its last step
+    assert open_cache(folder) is None
+    dm.prepare_data()
+    assert json.loads((folder / "meta.json").read_text())["patches"] == len(open_cache(folder).index)
+
+
+def test_setup_without_prepare_is_a_clear_error(tiny_cohort, tmp_path):
+    with pytest.raises(RuntimeError, match="prepare_data"):
+        make_dm(tiny_cohort, tmp_path).setup("fit")

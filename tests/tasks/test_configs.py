@@ -1,0 +1,101 @@
+"""Every config file composes, and what it describes instantiates (the paper's sizes included)."""
+
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from tests.conftest import CONF, compose_config
+from wsiseg.data import PatchDataModule
+from wsiseg.model import SegmentationModule, UNet
+from wsiseg.synth import CohortSpec
+from wsiseg.tasks.instantiate import instantiate_list
+
+BASE = ["paths.output_dir=/tmp/wsiseg-test-out"]
+
+
+def names(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", names("experiment"))
+def test_experiments_compose_and_instantiate(experiment):
+    cfg = compose_config("train", [*BASE, f"experiment={experiment}", "trainer.accelerator=cpu"])
+    model = instantiate(cfg.model)
+    assert isinstance(model, SegmentationModule) and isinstance(model.net, UNet)
+    assert isinstance(instantiate(cfg.data), PatchDataModule)
+    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    assert isinstance(trainer, pl.Trainer)
+
+
+def test_paper_versions_are_pure_overrides():
+    v1 = compose_config("train", [*BASE, "experiment=paper_v1"])
+    v2 = compose_config("train", [*BASE, "experiment=paper_v2"])
+    assert (v1.data.magnification, v1.data.neg_pos_ratio, v1.data.train_transform.rotate90) == ("40x", 2, True)
+    assert (v2.data.magnification, v2.data.neg_pos_ratio, v2.data.train_transform.rotate90) == ("20x", 3, False)
+    assert list(v2.data.normal_from) == ["camelyon17"] and list(v2.data.tumour_from) == ["camelyon16", "camelyon17"]
+    for cfg in (v1, v2):
+        assert (cfg.data.patch_size, cfg.data.out_size, cfg.data.normal_per_tumour) == (512, 256, 4)
+        assert (cfg.trainer.devices, cfg.trainer.strategy, cfg.trainer.sync_batchnorm) == (4, "ddp", True)
+        assert cfg.model.optimizer.lr == 1e-3 and list(cfg.model.scheduler.milestones) == [20]
+        assert cfg.model.scheduler.gamma == 0.1
+
+
+def test_paper_unet_has_31m_parameters_and_takes_256x256x3():
+    import torch
+
+    net = instantiate(compose_config("train", BASE).model.net)
+    assert net.num_parameters == 31_037_633
+    with torch.no_grad():
+        assert net.eval()(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 256, 256)
+
+
+@pytest.mark.parametrize("trainer", names("trainer"))
+def test_trainer_configs(trainer):
+    cfg = compose_config("train", [*BASE, f"trainer={trainer}"])
+    gpu = cfg.trainer.accelerator == "gpu"
+    if gpu:  # no GPU here: the same config must still build on CPU
+        cfg.trainer.accelerator = "cpu"
+        cfg.trainer.precision = "32-true"
+    assert isinstance(instantiate(cfg.trainer, logger=False, enable_checkpointing=False), pl.Trainer)
+
+
+@pytest.mark.parametrize("group", ["callbacks", "logger"])
+def test_callbacks_and_loggers(group):
+    cfg = compose_config("train", BASE)
+    objects = instantiate_list(cfg[group])
+    assert len(objects) == len(cfg[group]) and all(o is not None for o in objects)
+
+
+@pytest.mark.parametrize("preset", names("synth"))
+def test_synth_presets(preset):
+    spec = instantiate(compose_config("synth", [f"synth={preset}"]).synth, _convert_="all")
+    assert isinstance(spec, CohortSpec) and spec.name == preset
+
+
+def test_every_model_and_data_file(tmp_path):
+    for model in names("model"):
+        assert isinstance(instantiate(compose_config("train", [*BASE, f"model={model}"]).model), SegmentationModule)
+    for data in names("data"):
+        assert isinstance(instantiate(compose_config("train", [*BASE, f"data={data}"]).data), PatchDataModule)
+
+
+def test_slurm_launcher_composes():
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.gpus_per_node, launcher.tasks_per_node) == (4, 4)
+
+
+def test_every_yaml_file_is_covered():
+    covered = {"train.yaml", "synth.yaml"}
+    for group in ["experiment", "trainer", "synth", "model", "data", "callbacks", "logger", "paths", "hydra"]:
+        covered |= {str(Path(group) / f"{n}.yaml") for n in names(group)}
+    covered.add("hydra/launcher/slurm.yaml")
+    found = {str(p.relative_to(CONF)) for p in CONF.rglob("*.yaml")}
+    assert found == covered
+    assert OmegaConf.load(CONF / "train.yaml").defaults

@@ -1,0 +1,112 @@
+"""train.py end to end on the tiny cohort: one batch through Hydra compose, resume, DDP on 2 CPUs, multirun."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO, compose_config
+from wsiseg.model import load_config_from_checkpoint
+from wsiseg.tasks.train import run
+
+
+def overrides(cohort, cache, out, *extra):
+    return [
+        "experiment=demo", f"data.cohorts=[{cohort}]", f"paths.cache_dir={cache}", f"paths.output_dir={out}",
+        "data.magnification=4.0", "data.patch_size=32", "data.out_size=32", "data.batch_size=8",
+        "data.num_workers=0", "data.prepare_workers=1", "data.val_fraction=0.4", "data.test_fraction=0.0",
+        "model.net.depth=2", "model.net.base_width=4", "trainer.enable_progress_bar=false",
+        "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "trainer.log_every_n_steps=1", *extra,
+    ]  # fmt: skip
+
+
+def test_one_batch_through_hydra_compose(tiny_cohort, tmp_path):
+    cfg = compose_config(
+        "train", overrides(tiny_cohort, tmp_path / "cache", tmp_path / "out", "+trainer.fast_dev_run=1")
+    )
+    result = run(cfg)
+    assert {"train/loss", "val/dice", "val/iou"} <= set(result.metrics)
+    assert 0.0 <= result.metrics["val/dice"] <= 1.0
+
+
+def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_path):
+    out = tmp_path / "out"
+    first = run(compose_config("train", overrides(tiny_cohort, tmp_path / "cache", out, "trainer.max_epochs=1")))
+    assert first.last_checkpoint.is_file() and first.best_checkpoint.is_file()
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    config = load_config_from_checkpoint(first.last_checkpoint)
+    assert config["data"]["magnification"] == 4.0 and config["data"]["out_size"] == 32  # predict reads these
+    state = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)
+    assert state["epoch"] == 0 and state["global_step"] == 3
+    resumed = run(
+        compose_config(
+            "train",
+            overrides(
+                tiny_cohort,
+                tmp_path / "cache",
+                tmp_path / "out2",
+                "trainer.max_epochs=2",
+                f"ckpt_path={first.last_checkpoint}",
+            ),
+        )
+    )
+    state = torch.load(resumed.last_checkpoint, map_location="cpu", weights_only=True)
+    assert state["epoch"] == 1 and state["global_step"] == 6  # continued, not restarted
+
+
+def _train_cli(args, cwd, timeout=600):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc.stdout + proc.stderr
+
+
+def test_ddp_with_two_cpu_processes(tiny_cohort, tmp_path):
+    """Lightning's DDP launcher re-runs train.py for rank 1; the cache is built once and both ranks train."""
+    out = tmp_path / "ddp"
+    log = _train_cli(
+        [
+            *overrides(tiny_cohort, tmp_path / "cache", out, "trainer=ddp_cpu", "trainer.max_epochs=1"),
+            f"hydra.run.dir={out}",
+        ],
+        cwd=tmp_path,
+    )
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log
+    assert len(list((tmp_path / "cache").glob("patches-*"))) == 1
+    state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert state["global_step"] == 3
+    assert state["state_dict"]  # weights saved once, by rank 0
+
+
+def test_two_job_multirun(tiny_cohort, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = overrides(tiny_cohort, tmp_path / "cache", "${hydra:runtime.output_dir}", "trainer.max_epochs=1")
+    _train_cli(["-m", *args, "data.neg_pos_ratio=2,3", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    for job in ("0", "1"):
+        assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
+        assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
+    ratios = {
+        load_config_from_checkpoint(sweep / j / "checkpoints" / "last.ckpt")["data"]["neg_pos_ratio"] for j in "01"
+    }
+    assert ratios == {2, 3}
+    assert len(list((tmp_path / "cache").glob("patches-*"))) == 2  # one cache per sampling config
+
+
+@pytest.mark.parametrize("bad", ["data.magnification=63x", "trainer=nope"])
+def test_bad_overrides_fail_before_work(tiny_cohort, tmp_path, bad):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = [*overrides(tiny_cohort, tmp_path / "cache", tmp_path / "o"), bad, f"hydra.run.dir={tmp_path / 'o'}"]
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode != 0
+    assert not (tmp_path / "cache").exists()
