@@ -23,6 +23,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) synth.py synth=demo
+	$(PY) train.py experiment=demo
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -36,6 +37,7 @@ test-all: lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tile_read.py
+	$(PY) benchmarks/bench_loader.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

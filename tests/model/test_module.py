@@ -39,3 +39,14 @@ def test_configure_optimizers_without_scheduler() -> None:
     config = make_module().configure_optimizers()
     assert set(config) == {"optimizer"}
     assert config["optimizer"].param_groups[0]["lr"] == 1e-2
+
+
+def test_examples_come_from_a_full_batch_preferably_with_tumour():
+    module = make_module()
+    empty, tumour = torch.zeros(8, 1, 4, 4), torch.ones(8, 1, 4, 4)
+    assert module._wants_examples(empty)  # nothing kept yet
+    module._last_val = {"image": torch.zeros(8, 3, 4, 4), "mask": empty, "prob": empty}
+    assert module._wants_examples(tumour)  # same size, shows tumour
+    assert not module._wants_examples(torch.ones(1, 1, 4, 4))  # a ragged last batch never replaces a full one
+    module._last_val["mask"] = tumour
+    assert not module._wants_examples(tumour)  # keep the first good batch

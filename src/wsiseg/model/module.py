@@ -26,8 +26,9 @@ class SegmentationModule(pl.LightningModule):
     """Binary segmentation with a given network, loss, optimizer and scheduler.
 
     Logs ``{stage}/loss`` (train: per step and per epoch), ``{stage}/dice`` (pixel F1) and ``{stage}/iou``
-    (pixel Jaccard) for ``stage`` in train / val / test. Keeps the first up-to-8 images, masks and
-    probabilities of the last validation batch in :attr:`val_examples` for an image-logging callback.
+    (pixel Jaccard) for ``stage`` in train / val / test. Keeps up to 8 images, masks and probabilities of
+    one validation batch (the first full one, preferably with tumour) in :attr:`val_examples` for an
+    image-logging callback.
 
     Args:
         net: Network mapping normalised images (B, 3, H, W) to logits (B, 1, H, W).
@@ -90,10 +91,19 @@ class SegmentationModule(pl.LightningModule):
         on_step = stage == "train"
         self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, sync_dist=True, batch_size=batch_size)
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch_size)
-        if stage == "val":
+        if stage == "val" and self._wants_examples(mask):
             n = self.MAX_EXAMPLES
             self._last_val = {"image": image[:n].detach(), "mask": mask[:n].detach(), "prob": probs[:n]}
         return loss
+
+    def _wants_examples(self, mask: torch.Tensor) -> bool:
+        """Keep the epoch's first full validation batch, or a later one with more tumour to show."""
+        if self._last_val is None:
+            return True
+        kept = self._last_val["mask"]
+        fuller = mask.shape[0] >= min(self.MAX_EXAMPLES, kept.shape[0]) and mask.shape[0] > kept.shape[0]
+        more_tumour = not bool(kept.any()) and bool(mask[: self.MAX_EXAMPLES].any())
+        return fuller or (more_tumour and mask.shape[0] >= kept.shape[0])
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         """One training batch; returns the loss."""
@@ -129,7 +139,7 @@ class SegmentationModule(pl.LightningModule):
 
     @property
     def val_examples(self) -> dict[str, torch.Tensor] | None:
-        """The last validation batch's first up-to-8 ``image``, ``mask``, ``prob`` (N, C, H, W) on the CPU.
+        """Up to 8 ``image``, ``mask``, ``prob`` (N, C, H, W) of one validation batch, on the CPU.
 
         References are kept on the device during validation and copied to the CPU on first access.
         """
