@@ -16,33 +16,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import tifffile
 
 from wsiseg.slide import open_slide, tile_grid
 from wsiseg.slide.tiffslide_backend import TiffSlideBackend
+from wsiseg.slide.writer import write_pyramid_tiff_from_array
 
 MPP = 0.243
 
 
-def write_slide(path: Path, size: int, levels: int = 4) -> None:
-    """A tissue-like texture (smooth blobs plus noise), JPEG tiles of 256, halved levels."""
+def write_slide(path: Path, size: int) -> None:
+    """A tissue-like texture (smooth blobs plus noise) as a JPEG pyramid of 256-px tiles (the package's writer)."""
     rng = np.random.default_rng(0)
     coarse = rng.integers(60, 250, size=(size // 64, size // 64, 3), dtype=np.uint8)
     image = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)  # (H, W, 3)
     image = cv2.add(image, rng.integers(0, 30, size=image.shape, dtype=np.uint8))
-    with tifffile.TiffWriter(path, bigtiff=True) as tw:
-        for i in range(levels):
-            tw.write(
-                image,
-                tile=(256, 256),
-                compression="jpeg",
-                photometric="rgb",
-                subfiletype=0 if i == 0 else 1,
-                resolution=(1e4 / MPP, 1e4 / MPP) if i == 0 else None,
-                resolutionunit="CENTIMETER" if i == 0 else None,
-                metadata=None,
-            )
-            image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    write_pyramid_tiff_from_array(path, image, MPP, tile=256, quality=90)
 
 
 def best_time(run: Callable[[], int], repeats: int) -> tuple[float, int]:

@@ -14,15 +14,14 @@ import logging
 import shutil
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from wsiseg.annotations import rasterize, read_asap_xml
 from wsiseg.atomic import atomic_path, write_text_atomic
+from wsiseg.parallel import map_slides
 from wsiseg.sampling import PatchRecord, SamplingSpec, SlideRecord
 from wsiseg.slide import open_slide
 
@@ -127,31 +126,17 @@ def build_cache(
         by_slide[row["slide"]].append(row)
     records = {r.slide: r for r in slides}
     jobs = [(records[name], [(r["row"], r["x"], r["y"]) for r in rows]) for name, rows in by_slide.items()]
-    fractions = _extract_all(folder, spec, jobs, workers)
+    fractions: dict[int, float] = {}
+    weights = [len(rows) for _, rows in jobs]
+    jobs_args = [(folder, spec, record, rows) for record, rows in jobs]
+    for result in map_slides(extract_slide, jobs_args, workers, "extract patches", "patch", weights):
+        fractions.update(result)
     for row in index:
         row["tumour_fraction"] = round(fractions[row["row"]], 6)
     _write_index(folder / "index.csv", index)
     meta = {"key": key, "format": FORMAT, "patches": len(index), "spec": asdict(spec)}
     write_text_atomic(folder / "meta.json", json.dumps(meta, indent=2))
     return PatchCache(folder, tuple(index))
-
-
-def _extract_all(folder: Path, spec: SamplingSpec, jobs, workers: int) -> dict[int, float]:
-    fractions: dict[int, float] = {}
-    total = sum(len(rows) for _, rows in jobs)
-    with tqdm(total=total, desc="extract patches", unit="patch") as progress:
-        if workers <= 1:
-            for record, rows in jobs:
-                fractions.update(extract_slide(folder, spec, record, rows))
-                progress.update(len(rows))
-            return fractions
-        with ProcessPoolExecutor(workers) as pool:
-            futures = {pool.submit(extract_slide, folder, spec, record, rows): len(rows) for record, rows in jobs}
-            for future, count in futures.items():
-                future.add_done_callback(lambda _, n=count: progress.update(n))
-            for future in futures:
-                fractions.update(future.result())
-    return fractions
 
 
 def extract_slide(folder: Path, spec: SamplingSpec, record: SlideRecord, rows) -> dict[int, float]:

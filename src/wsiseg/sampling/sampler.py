@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
 from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.parallel import map_slides
 from wsiseg.sampling.cohort import SlideRecord
 from wsiseg.sampling.grid import box_coverage, covering_patches, normal_candidates, oversample
 from wsiseg.sampling.spec import PatchLabel, SamplingSpec
@@ -81,20 +80,7 @@ def plan_slide(record: SlideRecord, spec: SamplingSpec) -> SlidePlan:
 
 def plan_slides(records: Sequence[SlideRecord], spec: SamplingSpec, workers: int = 2) -> list[SlidePlan]:
     """:func:`plan_slide` for every slide, in parallel, with a progress bar."""
-    progress = tqdm(total=len(records), desc="plan patches", unit="slide")
-    if workers <= 1:
-        plans = []
-        for r in records:
-            plans.append(plan_slide(r, spec))
-            progress.update()
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            futures = [pool.submit(plan_slide, r, spec) for r in records]
-            for f in futures:
-                f.add_done_callback(lambda _: progress.update())
-            plans = [f.result() for f in futures]
-    progress.close()
-    return plans
+    return map_slides(plan_slide, [(r, spec) for r in records], workers, "plan patches")
 
 
 def _allocate(total: int, weights: np.ndarray, capacity: np.ndarray) -> np.ndarray:

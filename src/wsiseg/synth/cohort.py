@@ -16,17 +16,15 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from wsiseg.annotations import Annotation, write_asap_xml
 from wsiseg.atomic import atomic_path, write_text_atomic
 from wsiseg.labels import PN_STAGES, NodeRecord, PatientRecord, PatientStage, SlideLabel, write_stage_labels
+from wsiseg.parallel import map_slides
 from wsiseg.slide.writer import write_pyramid_tiff
 from wsiseg.staging import pn_stage
 from wsiseg.synth.render import render_strip
@@ -244,29 +242,11 @@ def generate_cohort(
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / "cohort.json", json.dumps({**record, "complete": False}, indent=2))
     patients, jobs = plan_cohort(spec, seed)
-    rows = _run_jobs(jobs, spec, out_dir, workers)
+    rows = map_slides(render_slide, [(job, spec, out_dir) for job in jobs], workers, f"synth {spec.name}")
     _write_manifest(out_dir / "manifest.csv", rows)
     labels = write_stage_labels(out_dir / "stage_labels.csv", patients)
     write_text_atomic(out_dir / "cohort.json", json.dumps({**record, "complete": True, "slides": len(rows)}, indent=2))
     return labels
-
-
-def _run_jobs(jobs: Sequence[SlideJob], spec: CohortSpec, out_dir: Path, workers: int) -> list[dict[str, str]]:
-    progress = tqdm(total=len(jobs), desc=f"synth {spec.name}", unit="slide")
-    if workers <= 1:
-        rows = []
-        for job in jobs:
-            rows.append(render_slide(job, spec, out_dir))
-            progress.update()
-        progress.close()
-        return rows
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(render_slide, job, spec, out_dir) for job in jobs]
-        for future in futures:
-            future.add_done_callback(lambda _: progress.update())
-        rows = [f.result() for f in futures]
-    progress.close()
-    return rows
 
 
 def _write_manifest(path: Path, rows: list[dict[str, str]]) -> None:

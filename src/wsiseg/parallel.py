@@ -1,0 +1,47 @@
+"""Run independent jobs (one per slide) in worker processes, in order, with a progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def map_slides(
+    fn: Callable[..., T],
+    jobs: Sequence[tuple[Any, ...]],
+    workers: int,
+    desc: str,
+    unit: str = "slide",
+    weights: Sequence[int] | None = None,
+) -> list[T]:
+    """``[fn(*job) for job in jobs]`` in ``workers`` processes (in-process when ``workers <= 1``).
+
+    Args:
+        fn: a picklable module-level function.
+        jobs: argument tuples, one per call.
+        workers: worker processes.
+        desc: progress bar label.
+        unit: progress bar unit.
+        weights: progress each job is worth (default 1; e.g. its patch count).
+
+    Returns:
+        The results, in the order of ``jobs``; the first exception raised by a job propagates.
+    """
+    weights = list(weights) if weights is not None else [1] * len(jobs)
+    with tqdm(total=sum(weights), desc=desc, unit=unit) as progress:
+        if workers <= 1 or len(jobs) <= 1:
+            results = []
+            for job, weight in zip(jobs, weights, strict=True):
+                results.append(fn(*job))
+                progress.update(weight)
+            return results
+        with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
+            futures = [pool.submit(fn, *job) for job in jobs]
+            for future, weight in zip(futures, weights, strict=True):
+                future.add_done_callback(lambda _, w=weight: progress.update(w))
+            return [future.result() for future in futures]
