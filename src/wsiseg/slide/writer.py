@@ -49,7 +49,7 @@ def level_shapes(shape_hw: tuple[int, int], min_size: int = 512) -> list[tuple[i
     return shapes
 
 
-def _tiles_from_strips(strips: Iterator[np.ndarray], width: int, tile: int) -> Iterator[np.ndarray]:
+def _tiles_from_strips(strips: Iterator[np.ndarray], width: int, tile: int, fill: int = 255) -> Iterator[np.ndarray]:
     """Cut row strips (each a multiple of ``tile`` high, the last one possibly shorter) into padded tiles."""
     for strip in strips:
         for ty in range(0, strip.shape[0], tile):
@@ -59,17 +59,17 @@ def _tiles_from_strips(strips: Iterator[np.ndarray], width: int, tile: int) -> I
                 if block.shape[:2] == (tile, tile):
                     yield np.ascontiguousarray(block)
                 else:
-                    padded = np.full((tile, tile, 3), 255, np.uint8)
+                    padded = np.full((tile, tile, *block.shape[2:]), fill, np.uint8)
                     padded[: block.shape[0], : block.shape[1]] = block
                     yield padded
 
 
-def _write_options(mpp: float, storage: MppStorage, level: int, tile: int, quality: int) -> dict:
+def _write_options(mpp: float, storage: MppStorage, level: int, tile: int, quality: int, grey: bool) -> dict:
     options: dict = {
         "tile": (tile, tile),
-        "photometric": "rgb",
-        "compression": "jpeg",
-        "compressionargs": {"level": quality},
+        "photometric": "minisblack" if grey else "rgb",
+        "compression": "zlib" if grey else "jpeg",
+        "compressionargs": {"level": 6 if grey else quality},
         "subfiletype": 0 if level == 0 else 1,
         "metadata": None,
     }
@@ -92,6 +92,7 @@ def write_pyramid_tiff(
     quality: int = 85,
     strip_tiles: int = 4,
     min_level_size: int = 512,
+    grey: bool = False,
 ) -> Path:
     """Write a tiled JPEG BigTIFF pyramid, rendering level 0 strip by strip; atomic (temp name, rename).
 
@@ -106,6 +107,8 @@ def write_pyramid_tiff(
         quality: JPEG quality.
         strip_tiles: strip height in tiles (memory is about ``W * tile * strip_tiles * 3`` bytes).
         min_level_size: smallest side of the coarsest level.
+        grey: single-channel (H, W) uint8 strips, stored losslessly (zlib) with black padding, e.g. a
+            probability heatmap that QuPath or ASAP overlays on its slide.
 
     Returns:
         The written path.
@@ -120,13 +123,13 @@ def write_pyramid_tiff(
             source: StripRenderer = render_strip
             for level, (h, w) in enumerate(shapes):
                 below = shapes[level + 1] if level + 1 < len(shapes) else None
-                sink = _scratch_array(path.parent, below, scratch) if below else None
+                sink = _scratch_array(path.parent, below, scratch, 1 if grey else 3) if below else None
                 strips = _level_strips(source, h, strip_h, sink)
                 tw.write(
-                    _tiles_from_strips(strips, w, tile),
-                    shape=(h, w, 3),
+                    _tiles_from_strips(strips, w, tile, fill=0 if grey else 255),
+                    shape=(h, w) if grey else (h, w, 3),
                     dtype=np.uint8,
-                    **_write_options(mpp, mpp_storage, level, tile, quality),
+                    **_write_options(mpp, mpp_storage, level, tile, quality, grey),
                 )
                 if sink is not None:
                     source = _array_strips(sink)
@@ -148,11 +151,11 @@ def _level_strips(source: StripRenderer, height: int, strip_h: int, sink: np.nda
         yield strip
 
 
-def _scratch_array(folder: Path, shape_hw: tuple[int, int], scratch: list[Path]) -> np.ndarray:
+def _scratch_array(folder: Path, shape_hw: tuple[int, int], scratch: list[Path], channels: int) -> np.ndarray:
     fd, name = tempfile.mkstemp(prefix=".level.", suffix=".raw", dir=folder)
     os.close(fd)
     scratch.append(Path(name))
-    return np.memmap(name, dtype=np.uint8, mode="w+", shape=(*shape_hw, 3))
+    return np.memmap(name, dtype=np.uint8, mode="w+", shape=(*shape_hw, channels) if channels > 1 else shape_hw)
 
 
 def _array_strips(array: np.ndarray) -> StripRenderer:
@@ -160,5 +163,8 @@ def _array_strips(array: np.ndarray) -> StripRenderer:
 
 
 def write_pyramid_tiff_from_array(path: str | Path, image: np.ndarray, mpp: float, **kwargs) -> Path:
-    """Write an in-memory (H, W, 3) uint8 image as a pyramid (see :func:`write_pyramid_tiff`)."""
-    return write_pyramid_tiff(path, image.shape[:2], lambda y0, h: image[y0 : y0 + h], mpp, **kwargs)
+    """Write an (H, W, 3) uint8 image, or (H, W) with ``grey=True``, as a pyramid (see :func:`write_pyramid_tiff`).
+
+    The image may be a memory map: it is read strip by strip.
+    """
+    return write_pyramid_tiff(path, image.shape[:2], lambda y0, h: np.asarray(image[y0 : y0 + h]), mpp, **kwargs)

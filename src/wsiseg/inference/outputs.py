@@ -1,0 +1,129 @@
+"""Per-slide prediction outputs, all written atomically.
+
+A heatmap (``.npy``), the tissue mask, a pyramidal TIFF for QuPath / ASAP, a PNG overlay, and the metadata
+(``.json``) last, so a killed run leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from wsiseg.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from wsiseg.inference.grid import TileGrid
+from wsiseg.slide.writer import write_pyramid_tiff
+
+FORMAT = 1
+
+
+def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
+    """Where a slide's outputs go (``name`` is reduced to a bare file name: nothing leaves ``out_dir``)."""
+    stem = Path(name).name
+    if stem in ("", ".", ".."):
+        raise ValueError(f"unusable slide name {name!r}")
+    return {
+        "heatmap": out_dir / f"{stem}.heatmap.npy",
+        "tissue": out_dir / f"{stem}.tissue.npy",
+        "tiff": out_dir / f"{stem}.heatmap.tif",
+        "png": out_dir / f"{stem}.overlay.png",
+        "meta": out_dir / f"{stem}.json",
+    }
+
+
+def file_digest(path: Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file's bytes (16 hex digits)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def settings_digest(settings: dict) -> str:
+    """SHA-256 of settings as canonical JSON (16 hex digits)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def is_complete(out_dir: Path, name: str, checkpoint: str, config: str) -> bool:
+    """True when the slide's outputs exist and were made by this checkpoint and these settings."""
+    paths = output_paths(out_dir, name)
+    if not paths["meta"].is_file():
+        return False
+    try:
+        meta = json.loads(paths["meta"].read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    same = meta.get("checkpoint_digest") == checkpoint and meta.get("config_digest") == config
+    wanted = [k for k in ("heatmap", "tissue", "tiff", "png") if meta.get("files", {}).get(k)]
+    return same and meta.get("format") == FORMAT and all(paths[k].is_file() for k in wanted)
+
+
+def write_outputs(
+    out_dir: Path, name: str, slide_path: Path, grid: TileGrid, heatmap: np.ndarray, tissue: np.ndarray, meta: dict,
+    tiff: bool = True, png: bool = True, thumbnail: np.ndarray | None = None,
+) -> dict[str, Path]:  # fmt: skip
+    """Write a finished slide: heatmap and tissue ``.npy``, then TIFF and PNG, then the metadata last.
+
+    Args:
+        out_dir: output folder.
+        name: slide name (stem).
+        slide_path: the slide file (recorded).
+        grid: the tiling (resolutions, shapes).
+        heatmap: (H, W) float probabilities, possibly a memory map (read strip by strip); stored as float16.
+        tissue: (H, W) bool tissue mask.
+        meta: extra metadata (digests, checkpoint path, settings).
+        tiff: write the pyramidal TIFF (8-bit probability, lossless) for QuPath / ASAP.
+        png: write the overlay picture.
+        thumbnail: (H, W, 3) RGB slide thumbnail at heatmap resolution for the overlay.
+    """
+    paths = output_paths(out_dir, name)
+    with atomic_path(paths["heatmap"]) as tmp:
+        out = np.lib.format.open_memmap(tmp, "w+", np.float16, heatmap.shape)  # probabilities to ~1e-3
+        for y in range(0, heatmap.shape[0], 1024):
+            out[y : y + 1024] = heatmap[y : y + 1024]
+        out.flush()
+        del out
+    with atomic_path(paths["tissue"]) as tmp, tmp.open("wb") as fh:
+        np.save(fh, np.asarray(tissue, bool))
+    if tiff:
+        probability = np.load(paths["heatmap"], mmap_mode="r")
+        write_pyramid_tiff(
+            paths["tiff"], heatmap.shape, lambda y0, h: _to_uint8(probability[y0 : y0 + h]), grid.heatmap_mpp,
+            grey=True, tile=256, min_level_size=256,
+        )  # fmt: skip
+    if png and thumbnail is not None:
+        write_bytes_atomic(paths["png"], overlay_png(thumbnail, np.load(paths["heatmap"], mmap_mode="r")))
+    record = {
+        "format": FORMAT, "slide": str(slide_path), "name": name, "slide_mpp": grid.slide_mpp,
+        "heatmap_mpp": grid.heatmap_mpp, "model_mpp": grid.model_mpp, "origin_xy": [0.0, 0.0],
+        "shape_hw": list(heatmap.shape), "grid": asdict(grid),
+        "files": {k: paths[k].name for k in ("heatmap", "tissue") } | ({"tiff": paths["tiff"].name} if tiff else {})
+        | ({"png": paths["png"].name} if png and thumbnail is not None else {}), **meta,
+    }  # fmt: skip
+    write_text_atomic(paths["meta"], json.dumps(record, indent=2, default=str))
+    return paths
+
+
+def _to_uint8(probability: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(np.asarray(probability, np.float32) * 255), 0, 255).astype(np.uint8)
+
+
+def overlay_png(thumbnail_rgb: np.ndarray, heatmap: np.ndarray, max_side: int = 2000) -> bytes:
+    """PNG bytes: the tumour probability (jet colours, shown from 0.1) blended over the slide thumbnail."""
+    h, w = heatmap.shape
+    scale = min(1.0, max_side / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    prob = cv2.resize(np.asarray(heatmap, np.float32), size, interpolation=cv2.INTER_AREA)
+    base = cv2.resize(thumbnail_rgb, size, interpolation=cv2.INTER_AREA)
+    colour = cv2.applyColorMap(_to_uint8(prob), cv2.COLORMAP_JET)[..., ::-1]  # RGB
+    alpha = np.clip((prob - 0.1) / 0.4, 0, 0.6)[..., None]
+    blended = (base * (1 - alpha) + colour * alpha).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(blended, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return encoded.tobytes()

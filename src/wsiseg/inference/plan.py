@@ -1,0 +1,120 @@
+"""What to predict: the slides (from a folder, a glob or a cohort), their tiling and their tissue."""
+
+from __future__ import annotations
+
+import glob
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from wsiseg.errors import SlideError, WsisegError
+from wsiseg.inference.grid import Blend, TileGrid, group_cores, make_grid, select_cores
+from wsiseg.sampling import magnification_mpp, read_cohort
+from wsiseg.slide import open_slide
+from wsiseg.tissue import tissue_roi
+
+log = logging.getLogger(__name__)
+SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif")
+
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """How slides are tiled and what is written; the model's resolution comes from its checkpoint.
+
+    Attributes:
+        model_mpp: the model's input resolution (um/px), read from the training config.
+        tile: the model's input side (pixels), read from the training config.
+        heatmap_mpp: heatmap resolution (um/px), rounded to a whole multiple of ``model_mpp``.
+        overlap: share of each tile spent on margins.
+        blend: ``crop`` (keep tile cores) or ``weighted`` (blend whole tiles with a tent window).
+        block_tiles: tiles per side read in one region read.
+        roi_mpp: thumbnail resolution of the tissue ROI.
+        backend: slide reader backend.
+    """
+
+    model_mpp: float
+    tile: int
+    heatmap_mpp: float = 4.0
+    overlap: float = 0.25
+    blend: Blend = "crop"
+    block_tiles: int = 4
+    roi_mpp: float = 8.0
+    backend: str = "tiffslide"
+
+    @classmethod
+    def from_training(cls, data_cfg: dict, **settings) -> PredictSettings:
+        """Settings at the resolution a model was trained at (its data config, from the checkpoint)."""
+        mpp = magnification_mpp(data_cfg["magnification"]) * data_cfg["patch_size"] / data_cfg["out_size"]
+        return cls(model_mpp=mpp, tile=int(data_cfg["out_size"]), **settings)
+
+
+@dataclass(frozen=True)
+class SlideTask:
+    """One slide's prediction plan."""
+
+    name: str  # output stem, unique in a run
+    path: Path
+    grid: TileGrid
+    cores: np.ndarray  # (N, 2) heatmap corners of the tile cores to predict
+    blocks: tuple[np.ndarray, ...]  # indices into ``cores``, one region read each
+    tissue: np.ndarray  # (H, W) bool at heatmap resolution
+
+
+def find_slides(source: str | Path) -> list[tuple[str, Path]]:
+    """``(name, path)`` of the slides in a cohort folder, any folder of slide files, or a glob pattern.
+
+    Names are file stems, which must be unique (they name the outputs). A path never leaves its folder:
+    only the file name is used for outputs.
+
+    Raises:
+        FileNotFoundError: nothing matches.
+        ValueError: two slides share a stem.
+    """
+    source = Path(source)
+    if source.is_dir():
+        try:
+            found = [(r.stem, r.path) for r in read_cohort(source)]
+        except FileNotFoundError:
+            found = [(p.stem, p) for p in sorted(source.rglob("*")) if p.suffix.lower() in SLIDE_SUFFIXES]
+    elif source.is_file():
+        found = [(source.stem, source)]
+    else:
+        found = [(Path(p).stem, Path(p)) for p in sorted(glob.glob(str(source), recursive=True))]
+    if not found:
+        raise FileNotFoundError(f"no slides found at {source} (a cohort folder, a folder of slides, or a glob)")
+    stems = [name for name, _ in found]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise ValueError(f"slides share file names {duplicates[:5]}; outputs are named by file name")
+    return found
+
+
+def plan_task(name: str, path: Path, settings: PredictSettings) -> SlideTask:
+    """Open the slide, find its tissue and choose the tiles to predict.
+
+    Raises:
+        WsisegError: unreadable slide, no pixel spacing, or no tissue.
+    """
+    with open_slide(path, backend=settings.backend) as slide:
+        grid = make_grid(
+            slide.dimensions, slide.mpp, settings.model_mpp, settings.tile, settings.heatmap_mpp, settings.overlap
+        )
+        roi = tissue_roi(slide, settings.roi_mpp)
+    if roi.is_empty:
+        raise SlideError(path, "no tissue found by the tissue ROI (blank slide?); nothing to predict")
+    tissue = cv2.resize(roi.mask.astype(np.uint8), grid.heatmap_hw[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    cores = select_cores(grid, tissue)
+    blocks = tuple(group_cores(cores, grid.core_hm, settings.block_tiles))
+    return SlideTask(name, Path(path), grid, cores, blocks, tissue)
+
+
+def plan_or_error(name: str, path: Path, settings: PredictSettings) -> SlideTask | str:
+    """:func:`plan_task`, returning the error message instead of raising (for batch runs)."""
+    try:
+        return plan_task(name, path, settings)
+    except (WsisegError, OSError, ValueError) as err:
+        log.error("%s: %s", name, err)
+        return f"{type(err).__name__}: {err}"

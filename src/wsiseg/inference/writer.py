@@ -1,0 +1,133 @@
+"""``HeatmapWriter``: a Lightning prediction writer that stitches tile probabilities into heatmaps on disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import BasePredictionWriter
+from tqdm.auto import tqdm
+
+from wsiseg.atomic import write_text_atomic
+from wsiseg.inference.dataset import PredictionData
+from wsiseg.inference.grid import blend_window
+from wsiseg.inference.outputs import write_outputs
+from wsiseg.inference.plan import SlideTask
+from wsiseg.slide import open_slide
+
+log = logging.getLogger(__name__)
+
+
+class HeatmapWriter(BasePredictionWriter):
+    """Accumulate each block's probabilities into memory-mapped sums, finish a slide at its last block.
+
+    Memory stays bounded by one block and the heatmap-sized accumulators live on disk (``.work/``), so it
+    does not grow with the slide. Each rank writes only its own slides and a ``summary-rank<r>.json``.
+
+    Args:
+        out_dir: output folder.
+        meta: metadata recorded with every slide (checkpoint path and digest, settings and their digest).
+        tiff: also write the pyramidal heatmap TIFF.
+        png: also write the overlay PNG.
+    """
+
+    def __init__(self, out_dir: str | Path, meta: dict, tiff: bool = True, png: bool = True) -> None:
+        super().__init__(write_interval="batch")
+        self.out_dir, self.meta, self.tiff, self.png = Path(out_dir), meta, tiff, png
+        self.work = self.out_dir / ".work"
+        self.done: list[str] = []
+        self.failed: dict[str, str] = {}
+        self._acc: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._progress: tqdm | None = None
+        self._tiles, self._start = 0, 0.0
+
+    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Start the progress bar (slides done, tiles/s)."""
+        data: PredictionData = trainer.datamodule
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.failed.update(data.failed)
+        self._progress = tqdm(total=len(data.tasks), desc=f"predict [rank {trainer.global_rank}]", unit="slide")
+        self._start = time.perf_counter()
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
+        """Add one block's tiles to its slide; finish the slide after its last block."""
+        data: PredictionData = trainer.datamodule
+        task = data.tasks[int(batch["task"])]
+        if task.name in self.failed:
+            return
+        if batch["error"]:
+            self._fail(int(batch["task"]), task, batch["error"])
+            return
+        self._accumulate(int(batch["task"]), task, prediction, batch["core_xy"].cpu().numpy())
+        self._tiles += len(batch["core_xy"])
+        if batch["last"]:
+            self._finish(int(batch["task"]), task)
+            self._progress.update()
+            self._progress.set_postfix(tiles_per_s=f"{self._tiles / (time.perf_counter() - self._start):.1f}")
+
+    def _accumulators(self, index: int, task: SlideTask) -> tuple[np.ndarray, np.ndarray]:
+        if index not in self._acc:
+            shape = task.grid.heatmap_hw
+            self._acc[index] = tuple(
+                np.lib.format.open_memmap(self.work / f"{task.name}.{part}.npy", "w+", np.float32, shape)
+                for part in ("sum", "weight")
+            )
+        return self._acc[index]
+
+    def _accumulate(self, index: int, task: SlideTask, probs: torch.Tensor, cores: np.ndarray) -> None:
+        grid = task.grid
+        total, weight = self._accumulators(index, task)
+        window = blend_window(grid.tile, grid.margin, self.meta["settings"]["blend"])  # (T, T)
+        f, side = grid.factor, grid.tile // grid.factor
+        probs = probs.float().cpu().numpy()[:, 0]  # (n, T, T)
+        pooled_w = window.reshape(side, f, side, f).sum(axis=(1, 3))  # (t, t)
+        pooled_p = (probs * window).reshape(len(probs), side, f, side, f).sum(axis=(2, 4))  # (n, t, t)
+        for (cx, cy), p in zip(cores - grid.margin // f, pooled_p, strict=True):
+            y0, x0 = max(cy, 0), max(cx, 0)
+            y1, x1 = min(cy + side, total.shape[0]), min(cx + side, total.shape[1])
+            if y0 < y1 and x0 < x1:
+                total[y0:y1, x0:x1] += p[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
+                weight[y0:y1, x0:x1] += pooled_w[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
+
+    def _finish(self, index: int, task: SlideTask) -> None:
+        total, weight = self._acc.pop(index)
+        for y in range(0, total.shape[0], 1024):  # probability = weighted mean; 0 where nothing was predicted
+            rows = slice(y, y + 1024)
+            total[rows] = np.where(weight[rows] > 0, total[rows] / np.maximum(weight[rows], 1e-12), 0.0)
+        thumbnail = None
+        if self.png:
+            with open_slide(task.path) as slide:
+                thumbnail = slide.thumbnail(task.grid.heatmap_mpp)[: total.shape[0], : total.shape[1]]
+        meta = {**self.meta, "tiles": int(len(task.cores))}
+        write_outputs(
+            self.out_dir, task.name, task.path, task.grid, total, task.tissue, meta, self.tiff, self.png, thumbnail
+        )
+        del total, weight
+        self._drop_work(task)
+        self.done.append(task.name)
+
+    def _fail(self, index: int, task: SlideTask, error: str) -> None:
+        log.error("%s: %s", task.name, error)
+        self.failed[task.name] = error
+        self._acc.pop(index, None)
+        self._drop_work(task)
+
+    def _drop_work(self, task: SlideTask) -> None:
+        for part in ("sum", "weight"):
+            (self.work / f"{task.name}.{part}.npy").unlink(missing_ok=True)
+
+    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Close the progress bar and write this rank's summary."""
+        if self._progress is not None:
+            self._progress.close()
+        data: PredictionData = trainer.datamodule
+        summary = {"done": self.done, "skipped": data.skipped, "failed": self.failed}
+        write_text_atomic(self.out_dir / f"summary-rank{trainer.global_rank}.json", json.dumps(summary, indent=2))
+        if not any(self.work.iterdir()):
+            shutil.rmtree(self.work, ignore_errors=True)
