@@ -23,12 +23,19 @@ def test_level_for_mpp_unsorted_levels() -> None:
 
 def test_read_window_resampled_hand_computed() -> None:
     # level 2 of a 0.243 slide (0.972 um/px, downsample 4), 100 x 50 px at 1 um/px from (1000, 2000):
-    # start (250, 500) level px, extent (102.88, 51.44) level px, one px margin each side.
+    # start (250, 500) level px, extent (102.88, 51.44) level px; shrinking: no margin, exact start.
     window = read_window((1000, 2000), (100, 50), 1.0, 0.972, 4.0)
-    assert window.level_origin_xy == (249, 499)
-    assert window.level_size_wh == (354 - 249, 553 - 499)
+    assert window.level_origin_xy == (250, 500)
+    assert window.level_size_wh == (353 - 250, 552 - 500)
     assert window.scale == pytest.approx(0.972)
-    assert window.offset_xy == pytest.approx((0.972, 0.972))
+    assert window.offset_xy == pytest.approx((0.0, 0.0))
+
+
+def test_read_window_snaps_float_noise_to_whole_pixels() -> None:
+    # (24 - 4) * 7.776 / 3.888 = 39.99999999999999 must read from level pixel 40, like 40 itself
+    noisy = read_window((424.0, (24 - 4) * 7.776 / 3.888), (80, 56), 7.776, 3.888, 1.0)
+    assert noisy == read_window((424, 40), (80, 56), 7.776, 3.888, 1.0)
+    assert noisy.level_origin_xy == (424, 40) and noisy.offset_xy == (0.0, 0.0)
 
 
 def test_read_window_native_is_exact() -> None:

@@ -112,6 +112,9 @@ class PredictionData(pl.LightningDataModule):
         mine = self.shard(rank, world)
         todo = [(n, p) for n, p in mine if not is_complete(self.out_dir, n, *self.digests)]
         self.skipped = [n for n, _ in mine if (n, _) not in todo]
+        for name, _ in todo:  # temporary files of a killed run
+            for stale in [*self.out_dir.glob(f".{name}.*.part"), *(self.out_dir / ".work").glob(f"{name}.*.npy")]:
+                stale.unlink(missing_ok=True)
         planned = map_slides(plan_or_error, [(n, p, self.settings) for n, p in todo], self.plan_workers, "plan slides")
         self.tasks = [t for t in planned if isinstance(t, SlideTask)]
         self.failed = {n: r for (n, _), r in zip(todo, planned, strict=True) if isinstance(r, str)}

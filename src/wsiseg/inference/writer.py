@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import time
@@ -14,7 +13,6 @@ import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 from tqdm.auto import tqdm
 
-from wsiseg.atomic import write_text_atomic
 from wsiseg.inference.dataset import PredictionData
 from wsiseg.inference.grid import blend_window
 from wsiseg.inference.outputs import write_outputs
@@ -28,7 +26,7 @@ class HeatmapWriter(BasePredictionWriter):
     """Accumulate each block's probabilities into memory-mapped sums, finish a slide at its last block.
 
     Memory stays bounded by one block and the heatmap-sized accumulators live on disk (``.work/``), so it
-    does not grow with the slide. Each rank writes only its own slides and a ``summary-rank<r>.json``.
+    does not grow with the slide. Each rank writes only its own slides.
 
     Args:
         out_dir: output folder.
@@ -51,7 +49,6 @@ class HeatmapWriter(BasePredictionWriter):
         """Start the progress bar (slides done, tiles/s)."""
         data: PredictionData = trainer.datamodule
         self.work.mkdir(parents=True, exist_ok=True)
-        self.failed.update(data.failed)
         self._progress = tqdm(total=len(data.tasks), desc=f"predict [rank {trainer.global_rank}]", unit="slide")
         self._start = time.perf_counter()
 
@@ -86,8 +83,9 @@ class HeatmapWriter(BasePredictionWriter):
         window = blend_window(grid.tile, grid.margin, self.meta["settings"]["blend"])  # (T, T)
         f, side = grid.factor, grid.tile // grid.factor
         probs = probs.float().cpu().numpy()[:, 0]  # (n, T, T)
-        pooled_w = window.reshape(side, f, side, f).sum(axis=(1, 3))  # (t, t)
-        pooled_p = (probs * window).reshape(len(probs), side, f, side, f).sum(axis=(2, 4))  # (n, t, t)
+        # average within each heatmap pixel first, then weight whole heatmap pixels by the tile's window
+        pooled_w = window.reshape(side, f, side, f).mean(axis=(1, 3))  # (t, t)
+        pooled_p = probs.reshape(len(probs), side, f, side, f).mean(axis=(2, 4)) * pooled_w  # (n, t, t)
         for (cx, cy), p in zip(cores - grid.margin // f, pooled_p, strict=True):
             y0, x0 = max(cy, 0), max(cx, 0)
             y1, x1 = min(cy + side, total.shape[0]), min(cx + side, total.shape[1])
@@ -123,11 +121,8 @@ class HeatmapWriter(BasePredictionWriter):
             (self.work / f"{task.name}.{part}.npy").unlink(missing_ok=True)
 
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Close the progress bar and write this rank's summary."""
+        """Close the progress bar and remove the scratch folder when it is empty."""
         if self._progress is not None:
             self._progress.close()
-        data: PredictionData = trainer.datamodule
-        summary = {"done": self.done, "skipped": data.skipped, "failed": self.failed}
-        write_text_atomic(self.out_dir / f"summary-rank{trainer.global_rank}.json", json.dumps(summary, indent=2))
-        if not any(self.work.iterdir()):
+        if self.work.is_dir() and not any(self.work.iterdir()):
             shutil.rmtree(self.work, ignore_errors=True)

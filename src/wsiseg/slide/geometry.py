@@ -61,8 +61,11 @@ def read_window(
 ) -> ReadWindow:
     """Describe the level window that covers ``size_wh`` output pixels at ``target_mpp`` from ``origin_xy``.
 
-    When resampling is needed the window gets one level pixel of margin on each side, so that linear
-    interpolation at the borders sees real neighbours.
+    When enlarging, the window gets one level pixel of margin on each side, so that linear interpolation at
+    the borders sees real neighbours. When shrinking (area averaging) it starts at the request's first level
+    pixel, so a request at a whole level pixel is binned exactly (output pixel ``j`` averages level pixels
+    ``[start + j * r, start + (j + 1) * r)``, ``r`` = level px per output px); starts within 1e-6 of a whole
+    level pixel are snapped to it, so float noise in a caller's origin cannot shift the phase.
 
     Args:
         origin_xy: Top-left of the request in level-0 pixels (x, y).
@@ -76,10 +79,12 @@ def read_window(
     """
     per_out = target_mpp / level_mpp  # level px per output px
     scale = 1.0 if abs(per_out - 1.0) < _EPS else 1.0 / per_out
-    margin = 0 if scale == 1.0 else 1
+    margin = 1 if scale > 1.0 else 0
     origin, size, offset = [], [], []
     for start0, length in zip(origin_xy, size_wh, strict=True):
         start = start0 / level_downsample  # level px, float
+        if abs(start - round(start)) < 1e-6:
+            start = float(round(start))
         first = math.floor(start + _EPS) - margin
         last = math.ceil(start + length * per_out - _EPS) + margin
         origin.append(first)

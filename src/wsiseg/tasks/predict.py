@@ -12,6 +12,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from wsiseg.atomic import write_text_atomic
 from wsiseg.inference import (
     HeatmapWriter,
     PredictionData,
@@ -64,7 +65,7 @@ def run(cfg: DictConfig) -> PredictSummary:
     data = PredictionData(slides, settings, out_dir, *digests, cfg.num_workers, cfg.plan_workers)
     writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png)
     trainer: pl.Trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
-    return predict_heatmaps(trainer, model, data)
+    return predict_heatmaps(trainer, model, data, writer)
 
 
 #: Trainer arguments a prediction run always uses (each slide goes to one rank: no distributed sampler).
@@ -74,9 +75,13 @@ PREDICT_TRAINER_ARGS = {
 }  # fmt: skip
 
 
-def predict_heatmaps(trainer: pl.Trainer, model: pl.LightningModule, data: PredictionData) -> PredictSummary:
-    """Run ``trainer.predict`` (its callbacks include a :class:`HeatmapWriter`) and merge the ranks' summaries."""
+def predict_heatmaps(
+    trainer: pl.Trainer, model: pl.LightningModule, data: PredictionData, writer: HeatmapWriter
+) -> PredictSummary:
+    """Run ``trainer.predict`` (``writer`` among its callbacks); each rank reports, rank 0 merges the reports."""
     trainer.predict(model, datamodule=data, return_predictions=False)
+    part = {"done": writer.done, "skipped": data.skipped, "failed": {**data.failed, **writer.failed}}
+    write_text_atomic(data.out_dir / f"summary-rank{trainer.global_rank}.json", json.dumps(part, indent=2))
     trainer.strategy.barrier()
     return _summarise(data.out_dir, trainer.world_size, trainer.is_global_zero)
 

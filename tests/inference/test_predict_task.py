@@ -1,0 +1,119 @@
+"""predict.py end to end: per-slide errors, resume after SIGKILL, atomic outputs, DDP with 2 CPU processes."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, compose_config
+from wsiseg.inference import find_slides
+from wsiseg.slide.writer import write_pyramid_tiff_from_array
+from wsiseg.tasks.predict import run
+
+
+def args(checkpoint, slides, out):
+    return [f"ckpt_path={checkpoint}", f"slides={slides}", f"out_dir={out}", "num_workers=1", "plan_workers=1",
+            "inference.heatmap_mpp=7.776", "write_png=false"]  # fmt: skip
+
+
+def cli(arguments, cwd, wait=True):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(REPO / "predict.py"), *arguments, f"hydra.run.dir={cwd / 'run'}"]
+    if not wait:
+        return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_cohort, tiny_checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    summary = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + ["paths.output_dir=x"]))
+    return out, summary
+
+
+def test_every_slide_gets_complete_outputs(full_run, tiny_cohort):
+    out, summary = full_run
+    names = [n for n, _ in find_slides(tiny_cohort)]
+    assert sorted(summary.done) == sorted(names) and not summary.failed and not summary.skipped
+    for name in names:
+        meta = json.loads((out / f"{name}.json").read_text())
+        assert meta["model_mpp"] == pytest.approx(3.888 * 32 / 32)  # read from the checkpoint's data config
+        assert meta["checkpoint_digest"] and meta["config_digest"] and meta["slide_mpp"] > 0
+        heatmap = np.load(out / meta["files"]["heatmap"])
+        assert heatmap.dtype == np.float16 and tuple(meta["shape_hw"]) == heatmap.shape
+        assert (out / meta["files"]["tiff"]).is_file()
+    assert json.loads((out / "summary.json").read_text())["failed"] == {}
+
+
+def test_rerun_skips_finished_slides(full_run, tiny_checkpoint, tiny_cohort):
+    out, _ = full_run
+    again = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + ["paths.output_dir=x"]))
+    assert again.done == [] and len(again.skipped) == len(find_slides(tiny_cohort))
+
+
+def test_bad_slides_are_reported_and_the_others_go_on(tiny_cohort, tiny_checkpoint, tmp_path):
+    folder = tmp_path / "slides"
+    folder.mkdir()
+    good = tiny_cohort / "centre_0" / "patient_000_node_0.tif"
+    shutil.copy(good, folder / "good.tif")
+    (folder / "truncated.tif").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (folder / "not_a_tiff.tif").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    write_pyramid_tiff_from_array(folder / "blank.tif", np.full((600, 800, 3), 243, np.uint8), 3.888)
+    proc = cli(args(tiny_checkpoint, folder, tmp_path / "out"), tmp_path)
+    assert proc.returncode == 1  # some slide failed
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["done"] == ["good"]
+    assert set(summary["failed"]) == {"truncated", "not_a_tiff", "blank"}
+    assert "no tissue" in summary["failed"]["blank"]
+    assert "FAILED truncated" in proc.stdout + proc.stderr
+
+
+def test_killed_run_leaves_nothing_that_looks_complete_and_resumes_identically(
+    full_run, tiny_cohort, tiny_checkpoint, tmp_path
+):
+    out = tmp_path / "out"
+    proc = cli(args(tiny_checkpoint, tiny_cohort, out), tmp_path, wait=False)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(out.glob("*.json"))) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {p.stem for p in out.glob("*.json")}
+    assert 3 <= len(finished) < len(find_slides(tiny_cohort))
+    for meta_path in out.glob("*.json"):  # a metadata file only ever sits beside complete outputs
+        meta = json.loads(meta_path.read_text())
+        for name in meta["files"].values():
+            assert (out / name).is_file()
+    pending = sorted({n for n, _ in find_slides(tiny_cohort)} - finished)[-1]
+    (out / f".{pending}.heatmap.npy.deadbeef.part").write_bytes(b"half")  # as a kill mid-write leaves
+    resumed = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + ["paths.output_dir=x"]))
+    assert set(resumed.skipped) == finished and not resumed.failed
+    assert len(resumed.done) + len(resumed.skipped) == len(find_slides(tiny_cohort))
+    reference, _ = full_run
+    for name, _ in find_slides(tiny_cohort):
+        assert np.array_equal(np.load(out / f"{name}.heatmap.npy"), np.load(reference / f"{name}.heatmap.npy")), name
+    assert not list(out.glob(".*.part"))  # the rerun cleaned the killed run's temporary files
+
+
+def test_ddp_predict_writes_each_slide_once(tiny_cohort, tiny_checkpoint, tmp_path, full_run):
+    out = tmp_path / "out"
+    proc = cli([*args(tiny_checkpoint, tiny_cohort, out), "trainer=ddp_cpu"], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    ranks = [json.loads((out / f"summary-rank{r}.json").read_text())["done"] for r in (0, 1)]
+    assert ranks[0] and ranks[1] and not set(ranks[0]) & set(ranks[1])
+    assert sorted(ranks[0] + ranks[1]) == sorted(n for n, _ in find_slides(tiny_cohort))
+    reference, _ = full_run
+    name = ranks[1][0]
+    assert np.array_equal(np.load(out / f"{name}.heatmap.npy"), np.load(reference / f"{name}.heatmap.npy"))
+
+
+def test_missing_checkpoint_fails_before_any_work(tmp_path, tiny_cohort):
+    proc = cli(args(tmp_path / "nope.ckpt", tiny_cohort, tmp_path / "out"), tmp_path)
+    assert proc.returncode != 0 and "checkpoint not found" in proc.stderr + proc.stdout
+    assert not (tmp_path / "out").exists()
