@@ -1,5 +1,5 @@
 # Two commands for a fresh machine (both create .venv themselves):
-#   make demo   install, then run the main job on the embedded synthetic cohort
+#   make demo   install, then run the main job on the embedded synthetic cohort (generate, train, predict)
 #   make test   install, then run the linter and the test suite
 # CPU build of torch by default; a GPU machine installs its CUDA build with e.g.
 #   make test TORCH_SPEC="torch==2.13.0" PIP_TORCH_ARGS="--index-url <your CUDA wheel index>"
@@ -21,9 +21,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+DEMO_CKPT := outputs/demo/train/checkpoints/last.ckpt
+
 demo: $(STAMP)
 	$(PY) synth.py synth=demo
-	$(PY) train.py experiment=demo
+	test -f $(DEMO_CKPT) || $(PY) train.py experiment=demo hydra.run.dir=outputs/demo/train
+	$(PY) predict.py ckpt_path=$(DEMO_CKPT) slides=data/demo out_dir=outputs/demo/heatmaps hydra.run.dir=outputs/demo/predict
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -38,6 +41,7 @@ test-all: lint
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tile_read.py
 	$(PY) benchmarks/bench_loader.py
+	$(PY) benchmarks/bench_predict.py --checkpoint $(DEMO_CKPT) --slides 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

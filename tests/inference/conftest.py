@@ -18,7 +18,8 @@ class ColourModel(pl.LightningModule):
         self.dummy = torch.nn.Parameter(torch.zeros(1))
 
     def predict_step(self, batch, batch_idx=0, dataloader_idx=0):
-        return batch["image"].mean(dim=1, keepdim=True) + 0 * self.dummy  # (B, 1, T, T)
+        image = batch["image"].float() / 255 if batch["image"].dtype == torch.uint8 else batch["image"]
+        return image.mean(dim=1, keepdim=True) + 0 * self.dummy  # (B, 1, T, T)
 
 
 @pytest.fixture

@@ -92,10 +92,30 @@ def test_slurm_launcher_composes():
 
 
 def test_every_yaml_file_is_covered():
-    covered = {"train.yaml", "synth.yaml"}
-    for group in ["experiment", "trainer", "synth", "model", "data", "callbacks", "logger", "paths", "hydra"]:
+    covered = {"train.yaml", "synth.yaml", "predict.yaml"}
+    for group in [
+        "experiment",
+        "trainer",
+        "synth",
+        "model",
+        "data",
+        "callbacks",
+        "logger",
+        "paths",
+        "hydra",
+        "inference",
+    ]:
         covered |= {str(Path(group) / f"{n}.yaml") for n in names(group)}
     covered.add("hydra/launcher/slurm.yaml")
     found = {str(p.relative_to(CONF)) for p in CONF.rglob("*.yaml")}
     assert found == covered
     assert OmegaConf.load(CONF / "train.yaml").defaults
+
+
+def test_predict_config_composes_and_its_settings_build():
+    from wsiseg.inference import PredictSettings
+
+    cfg = compose_config("predict", [*BASE, "ckpt_path=x.ckpt", "trainer=ddp", "inference.blend=weighted"])
+    settings = PredictSettings(model_mpp=1.0, tile=256, **instantiate(cfg.inference, _convert_="all"))
+    assert (settings.heatmap_mpp, settings.blend, settings.block_tiles) == (4.0, "weighted", 8)
+    assert cfg.trainer.devices == 4 and cfg.out_dir == "data/heatmaps"

@@ -40,7 +40,7 @@ class PredictSettings:
     heatmap_mpp: float = 4.0
     overlap: float = 0.25
     blend: Blend = "crop"
-    block_tiles: int = 4
+    block_tiles: int = 8
     roi_mpp: float = 8.0
     backend: str = "tiffslide"
 
@@ -61,6 +61,14 @@ class SlideTask:
     cores: np.ndarray  # (N, 2) heatmap corners of the tile cores to predict
     blocks: tuple[np.ndarray, ...]  # indices into ``cores``, one region read each
     tissue: np.ndarray  # (H, W) bool at heatmap resolution
+
+    @property
+    def extent(self) -> tuple[slice, slice]:
+        """Heatmap rows and columns the tiles can touch (the rest of the heatmap stays 0)."""
+        grid, pad = self.grid, self.grid.margin // self.grid.factor
+        (x0, y0), (x1, y1) = self.cores.min(axis=0) - pad, self.cores.max(axis=0) + grid.core_hm + pad
+        h, w = grid.heatmap_hw
+        return slice(max(int(y0), 0), min(int(y1), h)), slice(max(int(x0), 0), min(int(x1), w))
 
 
 def find_slides(source: str | Path) -> list[tuple[str, Path]]:

@@ -95,9 +95,10 @@ class HeatmapWriter(BasePredictionWriter):
 
     def _finish(self, index: int, task: SlideTask) -> None:
         total, weight = self._acc.pop(index)
-        for y in range(0, total.shape[0], 1024):  # probability = weighted mean; 0 where nothing was predicted
-            rows = slice(y, y + 1024)
-            total[rows] = np.where(weight[rows] > 0, total[rows] / np.maximum(weight[rows], 1e-12), 0.0)
+        rows, cols = task.extent  # work follows tissue: outside the tiles' extent everything is 0
+        for y in range(rows.start, rows.stop, 1024):  # probability = weighted mean; 0 where nothing was predicted
+            block = (slice(y, min(y + 1024, rows.stop)), cols)
+            total[block] = np.where(weight[block] > 0, total[block] / np.maximum(weight[block], 1e-12), 0.0)
         thumbnail = None
         if self.png:
             with open_slide(task.path) as slide:

@@ -123,7 +123,8 @@ class SegmentationModule(pl.LightningModule):
         """Tumour probabilities of a batch.
 
         Args:
-            batch: A dict with ``"image"`` (B, 3, H, W) in [0, 1], or that tensor itself.
+            batch: A dict with ``"image"`` (B, 3, H, W), or that tensor itself: float in [0, 1], or uint8
+                (0-255, converted here: whole-slide tiles travel from the loader workers as bytes).
             batch_idx: Unused.
             dataloader_idx: Unused.
 
@@ -131,6 +132,8 @@ class SegmentationModule(pl.LightningModule):
             Float probabilities (B, 1, H, W) in [0, 1].
         """
         image = batch["image"] if isinstance(batch, Mapping) else batch  # (B, 3, H, W)
+        if image.dtype == torch.uint8:
+            image = image.float().div_(255.0)
         return torch.sigmoid(self(image)).float()  # (B, 1, H, W)
 
     def on_validation_epoch_start(self) -> None:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The prepared GPU benchmark: one command, under 5 minutes on one H100.
+#
+# Prints the paper U-Net's throughput (31.0M parameters, 256x256 tiles at 1 um/px, bf16, channels-last):
+# the model alone and end-to-end predict on a camelyon-preset slide (0.243 um/px), as tiles/s and their
+# ratio, plus the 10% / 100% tissue timing (see benchmarks/bench_predict.py).
+#
+#   bash benchmarks/gpu_bench.sh                 # on a machine with a CUDA torch and the package's needs
+#
+# On a machine without network whose Python already has torch + pytorch-lightning + torchmetrics, the other
+# needs (hydra-core omegaconf antlr4-python3-runtime tiffslide tifffile imagecodecs opencv-python-headless
+# scikit-image defusedxml tqdm fsspec zarr ...) can be carried as wheels in .whl/; they are installed into
+# /tmp/site first when that folder exists.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+OUT=${OUT:-/tmp/wsiseg-gpu}
+WORKERS=${WORKERS:-12}
+if [ -d .whl ]; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=$PWD/src:${PYTHONPATH:-}
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+# a camelyon-preset cohort with 6 x 6 mm slides (about 25k px per side at 0.243 um/px), 5 slides in parallel
+$PY synth.py synth=camelyon 'synth.slide_size_mm=[6.0,6.0]' out_dir="$OUT/cohort" workers=5 hydra.run.dir="$OUT/synth"
+$PY benchmarks/bench_predict.py --cohort "$OUT/cohort" --experiment paper_v2 --channels-last \
+  --accelerator gpu --precision bf16-mixed --slides 2 --workers "$WORKERS" --fraction-size 16384
