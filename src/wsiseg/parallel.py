@@ -1,7 +1,12 @@
-"""Run independent jobs (one per slide) in worker processes, in order, with a progress bar."""
+"""Run independent jobs (one per slide) in worker processes, in order, with a progress bar.
+
+Workers start from a clean ``forkserver`` process, never by forking the caller: tiffslide keeps an I/O
+thread (zarr's) that a plain ``fork`` copies mid-lock, which can hang the child for good.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -9,6 +14,8 @@ from typing import Any, TypeVar
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
+#: Start method for processes that open slides (see the module docstring).
+SAFE_CONTEXT = multiprocessing.get_context("forkserver")
 
 
 def map_slides(
@@ -40,7 +47,7 @@ def map_slides(
                 results.append(fn(*job))
                 progress.update(weight)
             return results
-        with ProcessPoolExecutor(min(workers, len(jobs))) as pool:
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=SAFE_CONTEXT) as pool:
             futures = [pool.submit(fn, *job) for job in jobs]
             for future, weight in zip(futures, weights, strict=True):
                 future.add_done_callback(lambda _, w=weight: progress.update(w))

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import tifffile
 
 from tests.conftest import REPO, compose_config
 from wsiseg.inference import find_slides
@@ -65,12 +66,14 @@ def test_bad_slides_are_reported_and_the_others_go_on(tiny_cohort, tiny_checkpoi
     (folder / "truncated.tif").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     (folder / "not_a_tiff.tif").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
     write_pyramid_tiff_from_array(folder / "blank.tif", np.full((600, 800, 3), 243, np.uint8), 3.888)
+    tissue = tifffile.imread(good, level=0)
+    write_pyramid_tiff_from_array(folder / "no_mpp.tif", tissue, 3.888, mpp_storage="none")
     proc = cli(args(tiny_checkpoint, folder, tmp_path / "out"), tmp_path)
     assert proc.returncode == 1  # some slide failed
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["done"] == ["good"]
-    assert set(summary["failed"]) == {"truncated", "not_a_tiff", "blank"}
-    assert "no tissue" in summary["failed"]["blank"]
+    assert set(summary["failed"]) == {"truncated", "not_a_tiff", "blank", "no_mpp"}
+    assert "no tissue" in summary["failed"]["blank"] and "mpp=" in summary["failed"]["no_mpp"]
     assert "FAILED truncated" in proc.stdout + proc.stderr
 
 

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from wsiseg.inference.outputs import is_complete
 from wsiseg.inference.plan import PredictSettings, SlideTask, plan_or_error
-from wsiseg.parallel import map_slides
+from wsiseg.parallel import SAFE_CONTEXT, map_slides
 from wsiseg.slide import Slide, open_slide
 
 log = logging.getLogger(__name__)
@@ -124,4 +124,6 @@ class PredictionData(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """Blocks of tiles in slide order; ``batch_size=None``: a block is a batch."""
         dataset = BlockDataset(self.tasks, self.settings.backend)
-        return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers)
+        context = SAFE_CONTEXT if self.num_workers > 0 else None  # slides were opened here: never fork
+        return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers,
+                          multiprocessing_context=context)  # fmt: skip

@@ -36,12 +36,20 @@ class PredictSummary:
     failed: dict[str, str]
 
 
-def load_model(checkpoint: Path) -> tuple[pl.LightningModule, dict]:
-    """Rebuild the trained module from its checkpoint alone (config stored in it, weights-only load)."""
+def load_model(checkpoint: Path, channels_last: bool | None = None) -> tuple[pl.LightningModule, dict]:
+    """Rebuild the trained module from its checkpoint alone (config stored in it, weights-only load).
+
+    Args:
+        checkpoint: a ``train.py`` checkpoint.
+        channels_last: run in channels-last memory format (faster on GPUs); ``None`` keeps the training choice.
+    """
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     train_cfg = load_config_from_checkpoint(checkpoint)
-    model = instantiate(train_cfg["model"])
+    model_cfg = dict(train_cfg["model"])
+    if channels_last is not None:
+        model_cfg["channels_last"] = channels_last
+    model = instantiate(model_cfg)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model.load_state_dict(state["state_dict"])
     return model.eval(), train_cfg
@@ -50,7 +58,7 @@ def load_model(checkpoint: Path) -> tuple[pl.LightningModule, dict]:
 def run(cfg: DictConfig) -> PredictSummary:
     """Predict heatmaps for ``cfg.slides`` with ``cfg.ckpt_path`` (see ``conf/predict.yaml``)."""
     checkpoint = Path(cfg.ckpt_path)
-    model, train_cfg = load_model(checkpoint)
+    model, train_cfg = load_model(checkpoint, cfg.get("channels_last"))
     settings = PredictSettings.from_training(train_cfg["data"], **instantiate(cfg.inference, _convert_="all"))
     slides = find_slides(cfg.slides)
     out_dir = Path(cfg.out_dir)
