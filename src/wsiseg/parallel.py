@@ -1,7 +1,8 @@
 """Run independent jobs (one per slide) in worker processes, in order, with a progress bar.
 
-Workers start from a clean ``forkserver`` process, never by forking the caller: tiffslide keeps an I/O
-thread (zarr's) that a plain ``fork`` copies mid-lock, which can hang the child for good.
+Workers are spawned fresh, never forked from the caller: tiffslide keeps an I/O thread (zarr's) that a
+plain ``fork`` copies mid-lock, which can hang the child for good. (Spawned workers are the caller's own
+children, so they also notice when it is killed, unlike ``forkserver`` ones.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 
 T = TypeVar("T")
 #: Start method for processes that open slides (see the module docstring).
-SAFE_CONTEXT = multiprocessing.get_context("forkserver")
+SAFE_CONTEXT = multiprocessing.get_context("spawn")
 
 
 def map_slides(
