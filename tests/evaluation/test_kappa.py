@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from wsiseg.errors import LabelError
+from wsiseg.evaluation import camelyon17_kappa, read_patient_stages
+from wsiseg.labels import PN_STAGES, read_stage_labels, write_stage_labels
+
+
+def write(path, stages: dict[str, str], nodes: bool = False):
+    lines = ["patient,stage"]
+    for patient, stage in stages.items():
+        lines.append(f"{patient}.zip,{stage}")
+        lines += [f"{patient}_node_{i}.tif,negative" for i in range(5)] if nodes else []
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_labels_against_themselves_score_one(reference):
+    labels = reference / "camelyon17_stage_labels.csv"
+    assert camelyon17_kappa(labels, labels) == 1.0
+
+
+def test_the_public_five_patient_example_and_the_label_order_pitfall(tmp_path):
+    patients = [f"patient_{i:03d}" for i in range(5)]
+    truth = write(tmp_path / "ref.csv", dict(zip(patients, PN_STAGES, strict=True)))
+    guess = ["pN0", "pN0(i+)", "pN0(i+)", "pN1", "pN1"]
+    sub = write(tmp_path / "sub.csv", dict(zip(patients, guess, strict=True)))
+    assert camelyon17_kappa(truth, sub) == pytest.approx(0.8889, abs=1e-4)
+    assert cohen_kappa_score(list(PN_STAGES), guess, weights="quadratic") == pytest.approx(0.5)  # alphabetical: wrong
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_equals_scikit_learn_with_the_ordinal_labels(reference, tmp_path, seed):
+    """Random perturbations of the real labels, node rows included, shuffled row order."""
+    rng = np.random.default_rng(seed)
+    truth = {p.patient: p.stage for p in read_stage_labels(reference / "camelyon17_stage_labels.csv")}
+    guess = {p: (s if rng.random() < 0.7 else str(rng.choice(PN_STAGES))) for p, s in truth.items()}
+    order = list(guess)
+    rng.shuffle(order)
+    sub = write(tmp_path / "sub.csv", {p.upper(): guess[p] for p in order}, nodes=True)
+    expected = cohen_kappa_score(
+        list(truth.values()), [guess[p] for p in truth], labels=list(PN_STAGES), weights="quadratic"
+    )
+    assert camelyon17_kappa(reference / "camelyon17_stage_labels.csv", sub) == pytest.approx(expected)
+
+
+def test_missing_patient_is_a_clear_error(reference, tmp_path):
+    stages = read_patient_stages(reference / "camelyon17_stage_labels.csv")
+    del stages["patient_042"]
+    sub = write(tmp_path / "sub.csv", stages)
+    with pytest.raises(LabelError, match="sub.csv.*1 patients of the reference are missing: patient_042"):
+        camelyon17_kappa(reference / "camelyon17_stage_labels.csv", sub)
+
+
+def test_bad_spelling_and_duplicates(tmp_path):
+    with pytest.raises(LabelError, match="unknown pN stage 'pN3'"):
+        read_patient_stages(write(tmp_path / "a.csv", {"patient_000": "pN3"}))
+    path = tmp_path / "b.csv"
+    path.write_text("patient,stage\npatient_000.zip,pN0\nPATIENT_000.zip,pN1\n")
+    with pytest.raises(LabelError, match="listed twice"):
+        read_patient_stages(path)
+
+
+def test_a_written_submission_scores_with_its_node_rows(reference, tmp_path):
+    patients = read_stage_labels(reference / "camelyon17_stage_labels.csv")
+    out = write_stage_labels(tmp_path / "submission.csv", patients)
+    assert camelyon17_kappa(reference / "camelyon17_stage_labels.csv", out) == 1.0
