@@ -64,16 +64,23 @@ def threshold_features(
         "largest_feret_mm": float(big.feret_diameter_max) * mm_per_px,
         "largest_mean_prob": float(big.intensity_mean),
         "largest_max_prob": float(big.intensity_max),
-        "negative_density": _negative_density(labels == big.label, mask, tissue, spec.neighbourhood_um / mpp),
+        "negative_density": _negative_density(big, labels, mask, tissue, spec.neighbourhood_um / mpp),
     }
 
 
-def _negative_density(region: np.ndarray, tumour: np.ndarray, tissue: np.ndarray, ring_px: float) -> float:
-    """Share of the tissue in a ring of ``ring_px`` around ``region`` that is below the threshold."""
+def _negative_density(big, labels: np.ndarray, tumour: np.ndarray, tissue: np.ndarray, ring_px: float) -> float:
+    """Share of the tissue in a ring of ``ring_px`` around region ``big`` that is below the threshold.
+
+    Works on the region's bounding box grown by the ring, so the cost follows the region, not the slide.
+    """
     radius = max(1, int(np.ceil(ring_px)))
+    r0, c0, r1, c1 = big.bbox
+    rows = slice(max(r0 - radius, 0), min(r1 + radius, labels.shape[0]))
+    cols = slice(max(c0 - radius, 0), min(c1 + radius, labels.shape[1]))
+    region = labels[rows, cols] == big.label
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~region & tissue
-    return float((ring & ~tumour).sum() / ring.sum()) if ring.any() else 1.0
+    ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~region & tissue[rows, cols]
+    return float((ring & ~tumour[rows, cols]).sum() / ring.sum()) if ring.any() else 1.0
 
 
 def slide_features(
