@@ -1,0 +1,108 @@
+"""Slide classifiers (negative / itc / micro / macro) on the hand-crafted features of :mod:`wsiseg.features`.
+
+``FeatureClassifier`` wraps any scikit-learn-style estimator (a random forest as in the paper, XGBoost's
+gradient boosting, ...); ``DiameterRule`` is the training-free baseline of the CAMELYON size rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.preprocessing import LabelEncoder
+
+from wsiseg.atomic import atomic_path
+from wsiseg.labels import SLIDE_LABELS, SlideLabel
+
+Features = Sequence[Mapping[str, float]]
+
+
+def _check_labels(labels: Sequence[str]) -> None:
+    unknown = sorted(set(labels) - set(SLIDE_LABELS))
+    if unknown:
+        raise ValueError(f"unknown slide labels {unknown}; expected {SLIDE_LABELS}")
+
+
+class FeatureClassifier:
+    """A fitted estimator plus the feature names and label coding it was fitted with.
+
+    Args:
+        estimator: an unfitted scikit-learn-compatible classifier (``fit``, ``predict_proba``), e.g.
+            ``RandomForestClassifier(class_weight="balanced")`` or ``xgboost.XGBClassifier()``.
+        features: the feature names to use (default: every feature of the first training slide).
+    """
+
+    def __init__(self, estimator: Any, features: Sequence[str] | None = None) -> None:
+        self.estimator = estimator
+        self.features = list(features) if features is not None else None
+        self.encoder = LabelEncoder()
+
+    def _matrix(self, rows: Features) -> np.ndarray:
+        missing = [name for name in self.features if name not in rows[0]]
+        if missing:
+            raise KeyError(f"features missing from the input: {missing[:5]}")
+        return np.array([[float(r[name]) for name in self.features] for r in rows], np.float64)  # (N, F)
+
+    def fit(self, rows: Features, labels: Sequence[SlideLabel], sample_weight: Sequence[float] | None = None):
+        """Fit on feature dicts and slide labels; returns ``self``."""
+        _check_labels(labels)
+        if self.features is None:
+            self.features = sorted(rows[0])
+        codes = self.encoder.fit_transform(list(labels))
+        self.estimator.fit(self._matrix(rows), codes, sample_weight=sample_weight)
+        return self
+
+    def predict_proba(self, rows: Features) -> np.ndarray:
+        """(N, 4) probabilities in the order of :data:`~wsiseg.labels.SLIDE_LABELS` (0 for unseen classes)."""
+        proba = self.estimator.predict_proba(self._matrix(rows))  # (N, classes seen)
+        out = np.zeros((len(rows), len(SLIDE_LABELS)))
+        for j, label in enumerate(self.encoder.classes_):
+            out[:, SLIDE_LABELS.index(label)] = proba[:, j]
+        return out
+
+    def predict(self, rows: Features) -> list[SlideLabel]:
+        """The most probable label of each slide."""
+        return [SLIDE_LABELS[i] for i in self.predict_proba(rows).argmax(axis=1)]
+
+    def save(self, path: str | Path) -> Path:
+        """Save with joblib, atomically (load only files you trust: joblib runs pickle code)."""
+        with atomic_path(path) as tmp:
+            joblib.dump({"estimator": self.estimator, "features": self.features, "encoder": self.encoder}, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureClassifier:
+        """Load a classifier written by :meth:`save`."""
+        state = joblib.load(path)
+        model = cls(state["estimator"], state["features"])
+        model.encoder = state["encoder"]
+        return model
+
+
+class DiameterRule:
+    """No training: the largest predicted region's diameter against the 0.2 mm / 2.0 mm cut-offs.
+
+    Args:
+        threshold: the heatmap threshold whose features are used (0.5 -> ``t50_...``).
+        diameter: ``feret`` (maximum Feret diameter) or ``major_axis`` (ellipse major axis).
+    """
+
+    def __init__(self, threshold: float = 0.5, diameter: str = "feret") -> None:
+        key = {"feret": "largest_feret_mm", "major_axis": "largest_major_axis_mm"}[diameter]
+        self.feature = f"t{int(round(threshold * 100)):02d}_{key}"
+
+    def fit(self, rows: Features, labels: Sequence[SlideLabel], sample_weight=None) -> DiameterRule:
+        """Nothing to learn; checks the labels and returns ``self``."""
+        _check_labels(labels)
+        return self
+
+    def predict(self, rows: Features) -> list[SlideLabel]:
+        """``negative`` without region, ``itc`` < 0.2 mm, ``micro`` < 2 mm, else ``macro``."""
+        out: list[SlideLabel] = []
+        for r in rows:
+            d = float(r[self.feature])
+            out.append("negative" if d <= 0 else "itc" if d < 0.2 else "micro" if d < 2.0 else "macro")
+        return out
