@@ -106,16 +106,20 @@ class PatchDataModule(pl.LightningDataModule):
 
     def cache_folder(self) -> Path:
         """The cache folder of this exact configuration."""
+        return self._cache_plan()[2]
+
+    def _cache_plan(self) -> tuple[list[SlideRecord], dict[str, str], Path, str]:
+        """Slides, their split, and the cache folder and key they and the recipe determine."""
         slides = self.slides()
-        return self.cache_dir / f"patches-{cache_key(self.spec, slides, self.split(slides))}"
+        split_of = self.split(slides)
+        key = cache_key(self.spec, slides, split_of)
+        return slides, split_of, self.cache_dir / f"patches-{key}", key
 
     # -- Lightning hooks ----------------------------------------------------------------------------------
     def prepare_data(self) -> None:
         """Sample and extract patches into the cache unless an identical complete cache exists (no state set)."""
-        slides = self.slides()
-        split_of = self.split(slides)
-        folder = self.cache_dir / f"patches-{cache_key(self.spec, slides, split_of)}"
-        if open_cache(folder, folder.name.removeprefix("patches-")) is not None:
+        slides, split_of, folder, key = self._cache_plan()
+        if open_cache(folder, key) is not None:
             log.info("reusing patch cache %s", folder)
             return
         workers = self.hparams.prepare_workers
@@ -127,12 +131,12 @@ class PatchDataModule(pl.LightningDataModule):
             counts = Counter(p.label for p in patches[split])
             uses = sum(p.repeats for p in patches[split] if p.label == "tumour")
             log.info("%s: %d slides, %s, tumour uses after oversampling %d", split, len(chosen), dict(counts), uses)
-        build_cache(folder, folder.name.removeprefix("patches-"), self.spec, slides, patches, workers)
+        build_cache(folder, key, self.spec, slides, patches, workers)
 
     def setup(self, stage: str | None = None) -> None:
         """Open the cache built by :meth:`prepare_data` and make the datasets."""
-        folder = self.cache_folder()
-        cache = open_cache(folder, folder.name.removeprefix("patches-"))
+        _, _, folder, key = self._cache_plan()
+        cache = open_cache(folder, key)
         if cache is None:
             raise RuntimeError(f"no complete patch cache at {folder}; prepare_data() must run first")
         self.cache = cache

@@ -110,8 +110,9 @@ class PredictionData(pl.LightningDataModule):
         """Plan this rank's unfinished slides (in parallel); failures are recorded, not raised."""
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         mine = self.shard(rank, world)
-        todo = [(n, p) for n, p in mine if not is_complete(self.out_dir, n, *self.digests)]
-        self.skipped = [n for n, _ in mine if (n, _) not in todo]
+        done = {n for n, _ in mine if is_complete(self.out_dir, n, *self.digests)}
+        todo = [(n, p) for n, p in mine if n not in done]
+        self.skipped = [n for n, _ in mine if n in done]
         for name, _ in todo:  # temporary files of a killed run
             for stale in [*self.out_dir.glob(f".{name}.*.part"), *(self.out_dir / ".work").glob(f"{name}.*.npy")]:
                 stale.unlink(missing_ok=True)

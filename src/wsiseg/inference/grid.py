@@ -9,6 +9,7 @@ the cores (``blend="crop"``) has no seams; ``blend="weighted"`` blends whole til
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -140,3 +141,12 @@ def blend_window(tile: int, margin: int, blend: Blend) -> np.ndarray:
     else:
         raise ValueError(f"blend must be 'crop' or 'weighted', got {blend!r}")
     return np.outer(w, w)
+
+
+@functools.lru_cache(maxsize=8)
+def pooled_window(tile: int, margin: int, factor: int, blend: Blend) -> np.ndarray:
+    """:func:`blend_window` averaged over each heatmap pixel: (tile / factor, tile / factor) weights."""
+    side = tile // factor
+    window = blend_window(tile, margin, blend).reshape(side, factor, side, factor).mean(axis=(1, 3))
+    window.setflags(write=False)
+    return window

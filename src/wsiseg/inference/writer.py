@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from tqdm.auto import tqdm
 
 from wsiseg.inference.dataset import PredictionData
-from wsiseg.inference.grid import blend_window
+from wsiseg.inference.grid import pooled_window
 from wsiseg.inference.outputs import write_outputs
 from wsiseg.inference.plan import SlideTask
 from wsiseg.slide import open_slide
@@ -80,11 +80,10 @@ class HeatmapWriter(BasePredictionWriter):
     def _accumulate(self, index: int, task: SlideTask, probs: torch.Tensor, cores: np.ndarray) -> None:
         grid = task.grid
         total, weight = self._accumulators(index, task)
-        window = blend_window(grid.tile, grid.margin, self.meta["settings"]["blend"])  # (T, T)
         f, side = grid.factor, grid.tile // grid.factor
         probs = probs.float().cpu().numpy()[:, 0]  # (n, T, T)
         # average within each heatmap pixel first, then weight whole heatmap pixels by the tile's window
-        pooled_w = window.reshape(side, f, side, f).mean(axis=(1, 3))  # (t, t)
+        pooled_w = pooled_window(grid.tile, grid.margin, f, self.meta["settings"]["blend"])  # (t, t)
         pooled_p = probs.reshape(len(probs), side, f, side, f).mean(axis=(2, 4)) * pooled_w  # (n, t, t)
         for (cx, cy), p in zip(cores - grid.margin // f, pooled_p, strict=True):
             y0, x0 = max(cy, 0), max(cx, 0)
