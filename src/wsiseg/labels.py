@@ -139,3 +139,18 @@ def format_stage_labels(patients: Iterable[PatientRecord]) -> str:
 def write_stage_labels(path: str | Path, patients: Iterable[PatientRecord]) -> Path:
     """Write patients in the official CSV format, atomically (temporary file, then rename)."""
     return write_text_atomic(path, format_stage_labels(patients))
+
+
+#: The CAMELYON size cut-offs (mm) on a lesion's longest diameter: ITC < 0.2 <= micro < 2.0 <= macro.
+ITC_MAX_MM, MICRO_MAX_MM = 0.2, 2.0
+
+
+def size_label(diameter_mm: float) -> SlideLabel:
+    """The slide label of a largest lesion of ``diameter_mm`` (0 or less: no lesion, ``negative``).
+
+    This is the size part of the CAMELYON17 rules; the cell-count criterion of ITCs (< 200 cells) is not
+    measurable from a diameter and is left out.
+    """
+    if diameter_mm <= 0:
+        return "negative"
+    return "itc" if diameter_mm < ITC_MAX_MM else "micro" if diameter_mm < MICRO_MAX_MM else "macro"

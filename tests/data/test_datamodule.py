@@ -83,3 +83,14 @@ def test_half_written_cache_is_rebuilt(tiny_cohort, tmp_path):
 def test_setup_without_prepare_is_a_clear_error(tiny_cohort, tmp_path):
     with pytest.raises(RuntimeError, match="prepare_data"):
         make_dm(tiny_cohort, tmp_path).setup("fit")
+
+
+def test_state_dict_carries_the_split_and_refuses_another(prepared):
+    state = prepared.state_dict()
+    assert state["split"] == prepared.split(prepared.slides()) and set(state["split"].values()) == {"train", "val"}
+    prepared.load_state_dict(state)  # the same split: accepted
+    other = dict(state["split"])
+    patient = sorted(other)[0]
+    other[patient] = "val" if other[patient] == "train" else "train"
+    with pytest.raises(RuntimeError, match="another patient split"):
+        prepared.load_state_dict({"split": other})

@@ -66,3 +66,15 @@ def test_a_written_submission_scores_with_its_node_rows(reference, tmp_path):
     patients = read_stage_labels(reference / "camelyon17_stage_labels.csv")
     out = write_stage_labels(tmp_path / "submission.csv", patients)
     assert camelyon17_kappa(reference / "camelyon17_stage_labels.csv", out) == 1.0
+
+
+def test_patients_restrict_the_score(reference, tmp_path):
+    patients = read_stage_labels(reference / "camelyon17_stage_labels.csv")
+    wrong = [type(p)(p.patient, "pN2" if p.stage == "pN0" else p.stage, p.nodes) for p in patients]
+    sub = write_stage_labels(tmp_path / "sub.csv", wrong)
+    ref = reference / "camelyon17_stage_labels.csv"
+    right = [p.patient for p in patients if p.stage != "pN0"]
+    assert camelyon17_kappa(ref, sub, patients=right) == 1.0
+    assert camelyon17_kappa(ref, sub) < 0.5
+    with pytest.raises(LabelError, match="not in the reference"):
+        camelyon17_kappa(ref, sub, patients=["patient_999"])

@@ -92,7 +92,7 @@ def test_slurm_launcher_composes():
 
 
 def test_every_yaml_file_is_covered():
-    covered = {"train.yaml", "synth.yaml", "predict.yaml"}
+    covered = {"train.yaml", "synth.yaml", "predict.yaml", "stage.yaml"}
     for group in [
         "experiment",
         "trainer",
@@ -104,6 +104,8 @@ def test_every_yaml_file_is_covered():
         "paths",
         "hydra",
         "inference",
+        "classifier",
+        "features",
     ]:
         covered |= {str(Path(group) / f"{n}.yaml") for n in names(group)}
     covered.add("hydra/launcher/slurm.yaml")
@@ -119,3 +121,18 @@ def test_predict_config_composes_and_its_settings_build():
     settings = PredictSettings(model_mpp=1.0, tile=256, **instantiate(cfg.inference, _convert_="all"))
     assert (settings.heatmap_mpp, settings.blend, settings.block_tiles) == (4.0, "weighted", 8)
     assert cfg.trainer.devices == 4 and cfg.out_dir == "data/heatmaps"
+
+
+@pytest.mark.parametrize("classifier", names("classifier"))
+def test_stage_classifiers_compose_and_instantiate(classifier):
+    from wsiseg.classifiers import DiameterRule, FeatureClassifier
+    from wsiseg.features import FeatureSpec
+
+    cfg = compose_config("stage", [*BASE, f"classifier={classifier}", "seed=7"])
+    model = instantiate(cfg.classifier, _convert_="all")
+    assert isinstance(model, (FeatureClassifier, DiameterRule))
+    if isinstance(model, FeatureClassifier):
+        assert model.estimator.get_params()["random_state"] == 7
+    spec = instantiate(cfg.features, _convert_="all")
+    assert isinstance(spec, FeatureSpec) and list(spec.thresholds) == [0.3, 0.5, 0.7, 0.9]
+    assert cfg.features_cache == f"{cfg.heatmaps}/features" and cfg.holdout == "checkpoint"

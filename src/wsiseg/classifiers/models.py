@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.preprocessing import LabelEncoder
 
 from wsiseg.atomic import atomic_path
-from wsiseg.labels import SLIDE_LABELS, SlideLabel
+from wsiseg.labels import SLIDE_LABELS, SlideLabel, size_label
 
 Features = Sequence[Mapping[str, float]]
 
@@ -101,8 +101,4 @@ class DiameterRule:
 
     def predict(self, rows: Features) -> list[SlideLabel]:
         """``negative`` without region, ``itc`` < 0.2 mm, ``micro`` < 2 mm, else ``macro``."""
-        out: list[SlideLabel] = []
-        for r in rows:
-            d = float(r[self.feature])
-            out.append("negative" if d <= 0 else "itc" if d < 0.2 else "micro" if d < 2.0 else "macro")
-        return out
+        return [size_label(float(r[self.feature])) for r in rows]

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import albumentations as A
 import pytorch_lightning as pl
@@ -135,13 +136,29 @@ class PatchDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Open the cache built by :meth:`prepare_data` and make the datasets."""
-        _, _, folder, key = self._cache_plan()
+        _, split_of, folder, key = self._cache_plan()
         cache = open_cache(folder, key)
         if cache is None:
             raise RuntimeError(f"no complete patch cache at {folder}; prepare_data() must run first")
         self.cache = cache
+        self.split_of = dict(sorted(split_of.items()))
         self.train_set = self._dataset(cache, "train", True, self.train_transform)
         self.val_set = self._dataset(cache, "val", False, self.val_transform)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in every checkpoint (Lightning does it): the patient split, so later stages know the test patients."""
+        return {"split": dict(getattr(self, "split_of", {}))}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """On resume: refuse a checkpoint whose patient split differs from the one this config gives."""
+        saved = state_dict.get("split") or {}
+        current = getattr(self, "split_of", None)
+        if saved and current is not None and saved != current:
+            changed = sorted(p for p in set(saved) | set(current) if saved.get(p) != current.get(p))
+            raise RuntimeError(
+                f"the checkpoint was trained with another patient split ({len(changed)} patients differ, e.g. "
+                f"{changed[:3]}); resume with the same cohorts, split fractions and split_seed"
+            )
 
     @staticmethod
     def _dataset(cache: PatchCache, split: str, expand: bool, transform: A.Compose | None) -> PatchDataset:

@@ -1,5 +1,21 @@
-"""Scores: the CAMELYON17 quadratic-weighted kappa (FROC and slide-level AUC come with issue 5)."""
+"""Scores: the CAMELYON17 kappa, the CAMELYON16 FROC, and classification reports with their pictures."""
 
+from wsiseg.evaluation.froc import EVAL_FPS, FrocResult, SlideHits, evaluation_mask, froc, itc_lesions, slide_hits
 from wsiseg.evaluation.kappa import camelyon17_kappa, read_patient_stages
+from wsiseg.evaluation.report import ClassReport, class_report, save_confusion_png, save_froc_png
 
-__all__ = ["camelyon17_kappa", "read_patient_stages"]
+__all__ = [
+    "EVAL_FPS",
+    "ClassReport",
+    "FrocResult",
+    "SlideHits",
+    "camelyon17_kappa",
+    "class_report",
+    "evaluation_mask",
+    "froc",
+    "itc_lesions",
+    "read_patient_stages",
+    "save_confusion_png",
+    "save_froc_png",
+    "slide_hits",
+]

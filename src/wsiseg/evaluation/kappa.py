@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score
@@ -42,16 +43,25 @@ def read_patient_stages(path: str | Path) -> dict[str, str]:
     return stages
 
 
-def camelyon17_kappa(reference_csv: str | Path, submission_csv: str | Path) -> float:
+def camelyon17_kappa(
+    reference_csv: str | Path, submission_csv: str | Path, patients: Iterable[str] | None = None
+) -> float:
     """Quadratic-weighted kappa of a submission against the reference, the CAMELYON17 way.
 
     Only patient rows count; the stages are ordered pN0 < pN0(i+) < pN1mi < pN1 < pN2 (without that order,
-    scikit-learn sorts them alphabetically, swaps pN1 and pN1mi, and the value is wrong).
+    scikit-learn sorts them alphabetically, swaps pN1 and pN1mi, and the value is wrong). ``patients``
+    restricts the score to some reference patients (e.g. the held-out ones).
 
     Raises:
         LabelError: a reference patient is missing from the submission (named), or a file is malformed.
     """
     reference, submission = read_patient_stages(reference_csv), read_patient_stages(submission_csv)
+    if patients is not None:
+        wanted = {p.lower().removesuffix(".zip") for p in patients}
+        unknown = sorted(wanted - set(reference))
+        if unknown:
+            raise LabelError(reference_csv, f"patients not in the reference: {', '.join(unknown[:10])}")
+        reference = {p: s for p, s in reference.items() if p in wanted}
     missing = sorted(set(reference) - set(submission))
     if missing:
         shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from skimage.measure import label, regionprops
+from skimage.measure import regionprops
 
 
 @dataclass(frozen=True)
@@ -36,57 +36,91 @@ class FeatureSpec:
 _LARGEST = ("largest_area_mm2", "largest_major_axis_mm", "largest_feret_mm", "largest_mean_prob", "largest_max_prob")
 
 
-def _regions(mask: np.ndarray, merge_px: float) -> np.ndarray:
-    """8-connected labels of ``mask``; with ``merge_px`` > 0, components closer than it share a label."""
+def _components(mask: np.ndarray, merge_px: float) -> tuple[int, np.ndarray]:
+    """8-connected components of ``mask`` as (count, int32 labels).
+
+    With ``merge_px`` > 0, components closer than it share a label; merging adds no area (pixels outside
+    ``mask`` keep label 0).
+    """
+    mask_u8 = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
     if merge_px <= 0:
-        return label(mask, connectivity=2)
+        n, labels = cv2.connectedComponents(mask_u8, connectivity=8, ltype=cv2.CV_32S)
+        return n - 1, labels
     radius = int(np.ceil(merge_px / 2))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    grown = label(cv2.dilate(mask.astype(np.uint8), kernel).astype(bool), connectivity=2)
-    return np.where(mask, grown, 0)
+    n, grown = cv2.connectedComponents(cv2.dilate(mask_u8, kernel), connectivity=8, ltype=cv2.CV_32S)
+    labels = np.where(mask, grown, 0).astype(np.int32)
+    present = np.unique(labels[mask]) if mask.any() else np.zeros(0, np.int32)
+    return len(present), labels
 
 
 def threshold_features(
     heatmap: np.ndarray, tissue: np.ndarray, mpp: float, threshold: float, spec: FeatureSpec
 ) -> dict[str, float]:
-    """Features of one threshold (names without the threshold prefix)."""
+    """Features of one threshold (names without the threshold prefix).
+
+    Connected components are found with OpenCV; only the largest region is measured further (ellipse,
+    Feret diameter, probabilities, neighbourhood) on its own bounding box, so the cost follows the regions.
+    """
     mask = heatmap >= threshold
-    labels = _regions(mask, spec.merge_um / mpp)
-    props = regionprops(labels, intensity_image=heatmap)
+    n, labels = _components(mask, spec.merge_um / mpp)
     mm_per_px = mpp / 1000.0
-    out = {"n_regions": float(len(props)), "total_area_mm2": float(mask.sum()) * mm_per_px**2}
-    if not props:
+    out = {"n_regions": float(n), "total_area_mm2": float(mask.sum()) * mm_per_px**2}
+    if n == 0:
         return out | dict.fromkeys(_LARGEST, 0.0) | {"negative_density": 1.0}
-    big = max(props, key=lambda p: p.area)
+    areas = np.bincount(labels.ravel())
+    areas[0] = 0
+    big_label = int(areas.argmax())
+    rows, cols = np.nonzero(np.any(labels == big_label, axis=1))[0], np.nonzero(np.any(labels == big_label, axis=0))[0]
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    region = labels[box] == big_label
+    (big,) = regionprops(region.astype(np.uint8), intensity_image=heatmap[box])
     return out | {
-        "largest_area_mm2": float(big.area) * mm_per_px**2,
+        "largest_area_mm2": float(areas[big_label]) * mm_per_px**2,
         "largest_major_axis_mm": float(big.axis_major_length) * mm_per_px,
         "largest_feret_mm": float(big.feret_diameter_max) * mm_per_px,
         "largest_mean_prob": float(big.intensity_mean),
         "largest_max_prob": float(big.intensity_max),
-        "negative_density": _negative_density(big, labels, mask, tissue, spec.neighbourhood_um / mpp),
+        "negative_density": _negative_density(box, labels == big_label, mask, tissue, spec.neighbourhood_um / mpp),
     }
 
 
-def _negative_density(big, labels: np.ndarray, tumour: np.ndarray, tissue: np.ndarray, ring_px: float) -> float:
-    """Share of the tissue in a ring of ``ring_px`` around region ``big`` that is below the threshold.
+def _negative_density(
+    box: tuple[slice, slice], region: np.ndarray, tumour: np.ndarray, tissue: np.ndarray, ring_px: float
+) -> float:
+    """Share of the tissue in a ring of ``ring_px`` around ``region`` (inside ``box``) that is below the threshold.
 
     Works on the region's bounding box grown by the ring, so the cost follows the region, not the slide.
     """
     radius = max(1, int(np.ceil(ring_px)))
-    r0, c0, r1, c1 = big.bbox
-    rows = slice(max(r0 - radius, 0), min(r1 + radius, labels.shape[0]))
-    cols = slice(max(c0 - radius, 0), min(c1 + radius, labels.shape[1]))
-    region = labels[rows, cols] == big.label
+    rows = slice(max(box[0].start - radius, 0), min(box[0].stop + radius, region.shape[0]))
+    cols = slice(max(box[1].start - radius, 0), min(box[1].stop + radius, region.shape[1]))
+    inside = region[rows, cols]
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    ring = cv2.dilate(region.astype(np.uint8), kernel).astype(bool) & ~region & tissue[rows, cols]
+    ring = cv2.dilate(np.ascontiguousarray(inside).view(np.uint8), kernel).astype(bool) & ~inside & tissue[rows, cols]
     return float((ring & ~tumour[rows, cols]).sum() / ring.sum()) if ring.any() else 1.0
+
+
+def _crop_box(heatmap: np.ndarray, low: float, margin: int) -> tuple[slice, slice] | None:
+    """The bounding box of ``heatmap >= low`` grown by ``margin`` px (None when nothing reaches ``low``)."""
+    above = heatmap >= low
+    rows, cols = np.nonzero(above.any(axis=1))[0], np.nonzero(above.any(axis=0))[0]
+    if rows.size == 0:
+        return None
+    h, w = heatmap.shape
+    return (
+        slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, h)),
+        slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, w)),
+    )
 
 
 def slide_features(
     heatmap: np.ndarray, tissue: np.ndarray, mpp: float, spec: FeatureSpec = FeatureSpec()
 ) -> dict[str, float]:
     """All features of a slide, named ``t50_largest_feret_mm`` etc., plus threshold-free ones.
+
+    Region features are computed on the box around everything above the lowest threshold (grown by the
+    neighbourhood ring and the merge distance): a heatmap is mostly zeros, and the rest is not looked at.
 
     Args:
         heatmap: (H, W) tumour probabilities.
@@ -95,21 +129,56 @@ def slide_features(
         spec: the feature settings.
     """
     heatmap = np.asarray(heatmap, np.float32)
+    tissue = np.asarray(tissue, bool)
+    if heatmap.shape != tissue.shape:
+        raise ValueError(f"heatmap {heatmap.shape} and tissue mask {tissue.shape} differ in shape")
     if spec.average_filter_um > 0:
         side = max(1, int(round(spec.average_filter_um / mpp)))
         heatmap = cv2.blur(heatmap, (side, side))
     inside = heatmap[tissue] if tissue.any() else np.zeros(1, np.float32)
+    p95, p99 = np.percentile(inside, [95, 99])
     features = {
         "max_prob": float(heatmap.max(initial=0.0)),
-        "p99_prob": float(np.percentile(inside, 99)),
-        "p95_prob": float(np.percentile(inside, 95)),
+        "p99_prob": float(p99),
+        "p95_prob": float(p95),
         "tissue_area_mm2": float(tissue.sum()) * (mpp / 1000) ** 2,
     }
+    margin = int(np.ceil((spec.neighbourhood_um + spec.merge_um) / mpp)) + 2
+    box = _crop_box(heatmap, min(spec.thresholds), margin) if spec.thresholds else None
+    if box is None:  # nothing above any threshold: empty crop, same features
+        box = (slice(0, 1), slice(0, 1))
+        heatmap, tissue = np.zeros((1, 1), np.float32), np.zeros((1, 1), bool)
     for t in spec.thresholds:
         prefix = f"t{int(round(t * 100)):02d}_"
-        for name, value in threshold_features(heatmap, tissue, mpp, t, spec).items():
+        for name, value in threshold_features(heatmap[box], tissue[box], mpp, t, spec).items():
             features[prefix + name] = value
         features[prefix + "tumour_fraction"] = features[prefix + "total_area_mm2"] / max(
             features["tissue_area_mm2"], 1e-12
         )
     return features
+
+
+def lesion_detections(heatmap: np.ndarray, mpp: float, threshold: float = 0.5, merge_um: float = 0.0) -> np.ndarray:
+    """Candidate lesions for a FROC: one per region of ``heatmap >= threshold``.
+
+    Each region gives its most probable pixel: ``(x_um, y_um, probability)`` with the pixel centre in
+    micrometres from the slide's origin (the heatmap's pixel ``(r, c)`` covers ``[c, c + 1) * mpp``).
+
+    Returns:
+        (N, 3) float64 array, most probable first.
+    """
+    heatmap = np.asarray(heatmap, np.float32)
+    box = _crop_box(heatmap, threshold, 0)
+    if box is None:
+        return np.zeros((0, 3))
+    crop = heatmap[box]
+    n, labels = _components(crop >= threshold, merge_um / mpp)
+    if n == 0:
+        return np.zeros((0, 3))
+    flat_labels, flat = labels.ravel(), crop.ravel()
+    order = np.lexsort((-flat, flat_labels))  # by label, then most probable first
+    first = order[np.r_[True, flat_labels[order][1:] != flat_labels[order][:-1]]]
+    first = first[flat_labels[first] > 0]
+    r, c = np.unravel_index(first, crop.shape)
+    out = np.column_stack(((c + box[1].start + 0.5) * mpp, (r + box[0].start + 0.5) * mpp, flat[first]))
+    return out[np.argsort(-out[:, 2], kind="stable")]

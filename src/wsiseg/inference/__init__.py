@@ -1,11 +1,22 @@
-"""Stage 3: whole-slide prediction into tumour-probability heatmaps (tissue-only tiles, streamed to disk)."""
+"""Stage 3: whole-slide prediction into tumour-probability heatmaps (tissue-only tiles, streamed to disk).
 
-from wsiseg.inference.dataset import BlockDataset, PredictionData, read_block
-from wsiseg.inference.grid import TileGrid, blend_window, group_cores, make_grid, select_cores
-from wsiseg.inference.outputs import file_digest, is_complete, output_paths, settings_digest, write_outputs
-from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
-from wsiseg.inference.writer import HeatmapWriter
+Names are imported lazily (PEP 562): later stages that only read heatmaps (``wsiseg.features``) use
+``output_paths`` and the digests without importing torch and Lightning, which matters in spawned workers.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES = {
+    "BlockDataset": "dataset", "PredictionData": "dataset", "read_block": "dataset",
+    "TileGrid": "grid", "blend_window": "grid", "group_cores": "grid", "make_grid": "grid", "select_cores": "grid",
+    "file_digest": "outputs", "is_complete": "outputs", "output_paths": "outputs", "settings_digest": "outputs",
+    "write_outputs": "outputs",
+    "PredictSettings": "plan", "SlideTask": "plan", "find_slides": "plan", "plan_or_error": "plan", "plan_task": "plan",
+    "HeatmapWriter": "writer",
+}  # fmt: skip
 __all__ = [
     "BlockDataset",
     "HeatmapWriter",
@@ -27,3 +38,18 @@ __all__ = [
     "settings_digest",
     "write_outputs",
 ]
+
+if TYPE_CHECKING:
+    from wsiseg.inference.dataset import BlockDataset, PredictionData, read_block
+    from wsiseg.inference.grid import TileGrid, blend_window, group_cores, make_grid, select_cores
+    from wsiseg.inference.outputs import file_digest, is_complete, output_paths, settings_digest, write_outputs
+    from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
+    from wsiseg.inference.writer import HeatmapWriter
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,70 @@
+"""Features of many heatmaps, computed in parallel and cached per heatmap.
+
+An entry is keyed by the digest of the heatmap and tissue files and lives in a folder named after the
+feature settings: a sweep that changes only the classifier reuses every entry, a changed heatmap or
+feature setting computes afresh. Entries are written atomically; an unreadable or stale one is recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from wsiseg.atomic import write_text_atomic
+from wsiseg.features.heatmaps import HeatmapRecord, load_heatmap
+from wsiseg.features.regions import FeatureSpec, slide_features
+from wsiseg.inference import file_digest, settings_digest
+from wsiseg.parallel import map_slides
+
+
+def cache_folder(root: str | Path, spec: FeatureSpec) -> Path:
+    """The cache folder of one feature configuration."""
+    return Path(root) / f"features-{settings_digest(asdict(spec))}"
+
+
+def heatmap_digest(record: HeatmapRecord) -> str:
+    """Digest of the heatmap's content (probabilities, tissue mask and resolution)."""
+    return f"{file_digest(record.heatmap)}-{file_digest(record.tissue)}-{record.mpp:.6g}"
+
+
+def features_of(record: HeatmapRecord, spec: FeatureSpec, folder: Path | None) -> tuple[dict[str, float], bool]:
+    """One heatmap's features, from the cache when a valid entry exists.
+
+    Returns:
+        (features, whether they came from the cache).
+    """
+    digest = heatmap_digest(record) if folder is not None else ""
+    entry = folder / f"{record.name}.json" if folder is not None else None
+    if entry is not None and entry.is_file():
+        try:
+            cached = json.loads(entry.read_text())
+            if cached.get("heatmap_digest") == digest:
+                return {k: float(v) for k, v in cached["features"].items()}, True
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # half-written or foreign: recompute
+    heatmap, tissue = load_heatmap(record)
+    features = slide_features(heatmap, tissue, record.mpp, spec)
+    if entry is not None:
+        payload = {"heatmap_digest": digest, "spec": asdict(spec), "features": features}
+        write_text_atomic(entry, json.dumps(payload, indent=1))
+    return features, False
+
+
+def compute_features(
+    records: Sequence[HeatmapRecord], spec: FeatureSpec, cache_root: str | Path | None = None, workers: int = 2
+) -> tuple[list[dict[str, float]], int]:
+    """Features of every heatmap, in order, using and filling the cache under ``cache_root`` (None: no cache).
+
+    Returns:
+        (features per heatmap, how many came from the cache).
+    """
+    folder = None
+    if cache_root is not None:
+        folder = cache_folder(cache_root, spec)
+        folder.mkdir(parents=True, exist_ok=True)
+    # spawned workers cost about a second each: not worth it for a few heatmaps
+    workers = workers if len(records) >= 16 else 1
+    results = map_slides(features_of, [(r, spec, folder) for r in records], workers, "features", unit="heatmap")
+    return [f for f, _ in results], sum(hit for _, hit in results)

@@ -1,0 +1,373 @@
+"""The ``stage.py`` task: heatmaps -> features -> slide labels -> pN stages -> submission CSV and scores.
+
+Steps (see ``conf/stage.yaml``):
+
+1. find the finished heatmaps and compute their features (cached per heatmap and feature settings);
+2. fit the slide classifier on the labelled slides of the training patients, with balanced class weights,
+   and cross-validate it grouped by patient (out-of-fold predictions);
+3. label every slide, stage every patient with five slides, write the submission in the official format;
+4. where labels are known: slide and patient confusion matrices (PNG), a per-class precision / recall table,
+   the official kappa on the held-out patients (and on the out-of-fold predictions), the CAMELYON16 FROC and
+   the slide-level ROC AUC.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from sklearn.metrics import roc_auc_score
+
+from wsiseg.annotations import read_asap_xml, tumor_mask
+from wsiseg.annotations.geometry import max_feret_diameter
+from wsiseg.atomic import write_text_atomic
+from wsiseg.classifiers import balanced_weights, cross_val_predict_grouped
+from wsiseg.evaluation import (
+    camelyon17_kappa,
+    class_report,
+    evaluation_mask,
+    froc,
+    save_confusion_png,
+    save_froc_png,
+    slide_hits,
+)
+from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps, lesion_detections, load_heatmap
+from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, size_label, write_stage_labels
+from wsiseg.sampling import SlideRecord, SplitSpec, patient_split, read_cohort, select_training_slides
+from wsiseg.staging import stage_patients
+
+log = logging.getLogger(__name__)
+_C17_NODE = re.compile(r"^(patient_\d{3})_node_\d\.tif$", re.IGNORECASE)
+DATAMODULE_KEY = "PatchDataModule"
+
+
+@dataclass
+class SlideRow:
+    """Everything known about one slide with a heatmap."""
+
+    heatmap: HeatmapRecord
+    patient: str
+    dataset: str = ""
+    label: str | None = None
+    annotation: Path | None = None
+    label_source: str = ""
+    part: str = "fit"  # fit | test
+    features: dict[str, float] = field(default_factory=dict)
+    predicted: str = ""
+    oof: str = ""  # out-of-fold prediction (fit slides with labels)
+    proba: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a staging run leaves: the folder, the submission, kappas and the report written as JSON."""
+
+    out_dir: Path
+    submission: Path
+    kappa: dict[str, float]
+    report: dict[str, Any]
+
+
+def run(cfg: DictConfig) -> StageResult:
+    """Stage patients from the heatmaps in ``cfg.heatmaps`` (see ``conf/stage.yaml``)."""
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
+    spec = replace(spec, thresholds=tuple(float(t) for t in spec.thresholds))
+    classifier = instantiate(cfg.classifier, _convert_="all")
+    rows = _slide_rows(find_heatmaps(cfg.heatmaps), cfg)
+    _mark_holdout(rows, cfg.holdout, cfg.cohort)
+
+    cache_root = Path(cfg.features_cache) if cfg.get("features_cache") else None
+    features, cached = compute_features([r.heatmap for r in rows], spec, cache_root, cfg.workers)
+    for row, values in zip(rows, features, strict=True):
+        row.features = values
+    log.info("features of %d heatmaps (%d from the cache %s)", len(rows), cached, cache_root)
+    _write_features(out_dir / "features.csv", rows)
+
+    fit = [r for r in rows if r.part == "fit" and r.label is not None]
+    if not fit:
+        raise ValueError(
+            f"no labelled slide to fit the classifier: cohort={cfg.cohort} gives no label to the heatmaps of "
+            f"{cfg.heatmaps} outside the held-out patients"
+        )
+    balance = bool(cfg.balance_classes)
+    if cfg.cv_folds and len({r.patient for r in fit}) >= 2:
+        oof = cross_val_predict_grouped(
+            classifier, [r.features for r in fit], [r.label for r in fit], [r.patient for r in fit],
+            folds=cfg.cv_folds, seed=cfg.seed, balance=balance,
+        )  # fmt: skip
+        for row, label in zip(fit, oof, strict=True):
+            row.oof = label
+    weights = balanced_weights([r.label for r in fit]) if balance else None
+    classifier.fit([r.features for r in fit], [r.label for r in fit], sample_weight=weights)
+    if hasattr(classifier, "save"):
+        classifier.save(out_dir / "classifier.joblib")
+    predicted = classifier.predict([r.features for r in rows])
+    proba = classifier.predict_proba([r.features for r in rows]) if hasattr(classifier, "predict_proba") else None
+    for i, (row, label) in enumerate(zip(rows, predicted, strict=True)):
+        row.predicted = label
+        row.proba = proba[i] if proba is not None else None
+    _write_predictions(out_dir / "predictions.csv", rows)
+
+    patients = _stage({r.heatmap.slide: r.predicted for r in rows})
+    submission = write_stage_labels(out_dir / "submission.csv", patients)
+    log.info("submission: %d patients -> %s", len(patients), submission)
+
+    report: dict[str, Any] = {
+        "heatmaps": str(cfg.heatmaps), "slides": len(rows), "patients_staged": len(patients),
+        "fit_slides": len(fit), "classifier": type(classifier).__name__, "features": asdict(spec),
+        "submission": str(submission), "kappa": {}, "slide": {}, "patient": {},
+    }  # fmt: skip
+    reference = _reference_stages(cfg.cohort)
+    for part, chosen, source in (
+        ("test", [r for r in rows if r.part == "test" and r.label is not None], "predicted"),
+        ("cv", [r for r in rows if r.oof], "oof"),
+    ):
+        if chosen:
+            _evaluate(part, chosen, source, reference, cfg.cohort, out_dir, report)
+    evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
+    report["detection"] = _detection_metrics(evaluated, cfg.froc, out_dir)
+    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2, default=_plain))
+    write_text_atomic(out_dir / "report.md", _markdown(report))
+    _log_summary(report, out_dir)
+    return StageResult(out_dir, submission, report["kappa"], report)
+
+
+# -- inputs ------------------------------------------------------------------------------------------------
+
+
+def _slide_rows(heatmaps: Sequence[HeatmapRecord], cfg: DictConfig) -> list[SlideRow]:
+    """Join heatmaps with the cohort's labels, patients and annotations (slides match by file name)."""
+    records: dict[str, SlideRecord] = {}
+    if cfg.get("cohort"):
+        records = {r.slide: r for r in read_cohort(cfg.cohort)}
+    rows = []
+    for h in heatmaps:
+        rec = records.get(h.slide)
+        match = _C17_NODE.match(h.slide)
+        patient = rec.patient if rec else match.group(1).lower() if match else Path(h.slide).stem
+        row = SlideRow(h, patient)
+        if rec is not None:
+            row.dataset, row.annotation = rec.dataset, rec.annotation
+            if rec.label is not None:
+                row.label, row.label_source = rec.label, "labels"
+            elif rec.dataset == "camelyon16" and rec.has_tumour and rec.annotation and cfg.camelyon16_labels:
+                row.label, row.label_source = _label_from_annotation(rec.annotation, h.slide_mpp), "annotation"
+        rows.append(row)
+    unmatched = sum(1 for h in heatmaps if h.slide not in records)
+    if records and unmatched:
+        log.warning("%d of %d heatmaps have no slide in the cohort %s (no label)", unmatched, len(heatmaps), cfg.cohort)
+    return rows
+
+
+def _label_from_annotation(xml: Path, slide_mpp: float) -> str:
+    """CAMELYON16 tumour slides have no slide label: take the size rule on the largest annotated lesion."""
+    tumour = [a for a in read_asap_xml(xml) if a.role == "tumor"]
+    longest = max((max_feret_diameter(a.vertices_xy) for a in tumour), default=0.0) * slide_mpp / 1000
+    return size_label(longest) if longest > 0 else "itc"
+
+
+def checkpoint_split(checkpoint: Path, cohort: str | Path | None) -> dict[str, str]:
+    """The patient split the U-Net was trained with.
+
+    Read from the checkpoint (``PatchDataModule.state_dict``); for a checkpoint without it, recomputed from
+    its stored data config over ``cohort``.
+    """
+    import torch  # only this path needs it
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    saved = (state.get(DATAMODULE_KEY) or {}).get("split")
+    if saved:
+        return dict(saved)
+    data = (state.get("wsiseg_config") or {}).get("data")
+    if not data or cohort is None:
+        raise ValueError(f"{checkpoint} records no patient split; run stage.py with holdout=none")
+    records = select_training_slides(read_cohort(cohort), data["tumour_from"], data["normal_from"])
+    return patient_split(records, SplitSpec(data["val_fraction"], data["test_fraction"], data["split_seed"]))
+
+
+def _mark_holdout(rows: list[SlideRow], holdout: str, cohort: str | None) -> None:
+    """Mark the slides of held-out patients (``holdout=checkpoint``) as ``test``."""
+    if holdout == "none":
+        return
+    if holdout != "checkpoint":
+        raise ValueError(f"holdout must be 'checkpoint' or 'none', got {holdout!r}")
+    checkpoints = {r.heatmap.checkpoint for r in rows} - {None}
+    if len(checkpoints) != 1:
+        raise ValueError(
+            f"holdout=checkpoint needs heatmaps from one checkpoint, found {sorted(checkpoints)}; use holdout=none"
+        )
+    checkpoint = Path(checkpoints.pop())
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"the heatmaps' checkpoint {checkpoint} is gone; use holdout=none")
+    split = checkpoint_split(checkpoint, cohort)
+    for row in rows:
+        row.part = "test" if split.get(row.patient) == "test" else "fit"
+    log.info(
+        "held-out patients (the U-Net's test split): %d of %d",
+        len({r.patient for r in rows if r.part == "test"}),
+        len({r.patient for r in rows}),
+    )
+
+
+def _reference_stages(cohort: str | None) -> Path | None:
+    """The cohort's ``stage_labels.csv``, when there is one."""
+    path = Path(cohort) / "stage_labels.csv" if cohort else None
+    return path if path is not None and path.is_file() else None
+
+
+# -- staging -------------------------------------------------------------------------------------------------
+
+
+def _stage(labels: dict[str, str]) -> list[PatientRecord]:
+    """Stage the CAMELYON17 patients that have all five node slides; warn about the others."""
+    nodes = {slide: label for slide, label in labels.items() if _C17_NODE.match(slide)}
+    complete, partial = [], []
+    for patient in stage_patients(nodes):
+        (complete if len(patient.nodes) == 5 else partial).append(patient)
+    if partial:
+        log.warning(
+            "%d patients lack node slides and are not staged: %s", len(partial), [p.patient for p in partial][:10]
+        )
+    return complete
+
+
+# -- evaluation ----------------------------------------------------------------------------------------------
+
+
+def _evaluate(
+    part: str, rows: list[SlideRow], source: str, reference: Path | None, cohort: str | None, out: Path, report: dict
+) -> None:
+    """Slide and patient reports, pictures and kappa for one evaluation part (``test`` or ``cv``)."""
+    predicted = [getattr(r, source) for r in rows]
+    slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
+    report["slide"][part] = slides.as_dict() | {"table": slides.table()}
+    title = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}[part]
+    save_confusion_png(slides, out / f"confusion_slide_{part}.png", f"Slide labels, {title}")
+    if reference is None:
+        return
+    truth = {p.patient: p.stage for p in read_stage_labels(reference)}
+    staged = [p for p in _stage({r.heatmap.slide: getattr(r, source) for r in rows}) if p.patient in truth]
+    if not staged:
+        return
+    csv_path = out / ("submission.csv" if part == "test" else f"submission_{part}.csv")
+    if part != "test":
+        write_stage_labels(csv_path, staged)
+    ids = [p.patient for p in staged]
+    kappa = camelyon17_kappa(reference, csv_path, patients=ids)
+    patients = class_report([truth[p] for p in ids], [p.stage for p in staged], PN_STAGES)
+    report["kappa"][part] = kappa
+    report["patient"][part] = patients.as_dict() | {"table": patients.table(), "n": len(ids)}
+    save_confusion_png(patients, out / f"confusion_patient_{part}.png", f"pN stages, {title}, kappa {kappa:.3f}")
+
+
+def _detection_metrics(rows: list[SlideRow], settings: DictConfig, out: Path) -> dict[str, Any]:
+    """CAMELYON16 lesion FROC and slide ROC AUC over slides of known tumour status (annotated if tumour)."""
+    usable = [r for r in rows if r.label == "negative" or (r.label is not None and r.annotation is not None)]
+    result: dict[str, Any] = {"slides": len(usable)}
+    if not usable:
+        return result
+    truth = [r.label != "negative" for r in usable]
+    if len(set(truth)) == 2:
+        result["auc_max_prob"] = float(roc_auc_score(truth, [r.features["max_prob"] for r in usable]))
+        if usable[0].proba is not None:
+            p_tumour = [1.0 - r.proba[SLIDE_LABELS.index("negative")] for r in usable]
+            result["auc_classifier"] = float(roc_auc_score(truth, p_tumour))
+    hits = []
+    for r in usable:
+        heatmap, _ = load_heatmap(r.heatmap)
+        detections = lesion_detections(heatmap, r.heatmap.mpp, settings.threshold, settings.merge_um)
+        lesions = None
+        if r.label != "negative":
+            down = r.heatmap.mpp / r.heatmap.slide_mpp
+            size_wh = (int(heatmap.shape[1] * down), int(heatmap.shape[0] * down))
+            tumour = tumor_mask(r.annotation, size_wh, down)[: heatmap.shape[0], : heatmap.shape[1]]
+            lesions = evaluation_mask(tumour, r.heatmap.mpp)
+        hits.append(slide_hits(detections, lesions, r.heatmap.mpp))
+    curve = froc(hits)
+    save_froc_png(curve, out / "froc.png")
+    result |= {"froc": curve.score, "froc_at": curve.at, "lesions": curve.n_lesions}
+    return result
+
+
+# -- outputs -------------------------------------------------------------------------------------------------
+
+
+def _csv_text(header: list[str], lines: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(lines)
+    return buffer.getvalue()
+
+
+def _write_features(path: Path, rows: list[SlideRow]) -> None:
+    names = sorted(rows[0].features)
+    lines = [
+        [r.heatmap.slide, r.patient, r.part, r.label or ""] + [f"{r.features[n]:.6g}" for n in names] for r in rows
+    ]
+    write_text_atomic(path, _csv_text(["slide", "patient", "part", "label", *names], lines))
+
+
+def _write_predictions(path: Path, rows: list[SlideRow]) -> None:
+    header = ["slide", "patient", "part", "label", "label_source", "predicted", "out_of_fold"]
+    header += [f"p_{name}" for name in SLIDE_LABELS]
+    lines = []
+    for r in rows:
+        probs = [f"{v:.4f}" for v in r.proba] if r.proba is not None else [""] * len(SLIDE_LABELS)
+        lines.append([r.heatmap.slide, r.patient, r.part, r.label or "", r.label_source, r.predicted, r.oof, *probs])
+    write_text_atomic(path, _csv_text(header, lines))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    lines = ["# Slide classification and pN staging", ""]
+    for part, title in (("test", "Held-out patients"), ("cv", "Out-of-fold (cross-validation grouped by patient)")):
+        if part not in report["slide"]:
+            continue
+        lines += [f"## {title}", ""]
+        if part in report["kappa"]:
+            lines += [f"Quadratic-weighted kappa (CAMELYON17): **{report['kappa'][part]:.4f}**", ""]
+        lines += ["Slides:", "", report["slide"][part]["table"], ""]
+        if part in report["patient"]:
+            lines += ["Patients:", "", report["patient"][part]["table"], ""]
+    det = report.get("detection", {})
+    if "froc" in det:
+        lines += ["## Detection (CAMELYON16 metrics)", "", f"FROC score {det['froc']:.4f} ({det['lesions']} lesions)"]
+        for key in ("auc_max_prob", "auc_classifier"):
+            if key in det:
+                lines.append(f"- slide ROC AUC ({key.removeprefix('auc_')}): {det[key]:.4f}")
+    return "\n".join(lines) + "\n"
+
+
+def _log_summary(report: dict[str, Any], out: Path) -> None:
+    for part in ("test", "cv"):
+        if part in report["kappa"]:
+            recall = report["slide"][part]["per_class"]
+            log.info(
+                "%s: kappa %.4f on %d patients; slide accuracy %.3f; recall negative %.2f itc %.2f micro %.2f "
+                "macro %.2f", part, report["kappa"][part], report["patient"][part]["n"],
+                report["slide"][part]["accuracy"], *(recall[k]["recall"] for k in SLIDE_LABELS),
+            )  # fmt: skip
+    det = report.get("detection", {})
+    if "froc" in det:
+        log.info("FROC %.4f (%d lesions); slide AUC %s", det["froc"], det["lesions"], det.get("auc_max_prob"))
+    log.info("report, pictures and submission in %s", out)

@@ -1,0 +1,49 @@
+import json
+
+import numpy as np
+import pytest
+
+from wsiseg.features import FeatureSpec, cache_folder, compute_features, find_heatmaps
+from wsiseg.synth.heatmaps import HeatmapCohortSpec, write_heatmap_cohort
+
+
+@pytest.fixture(scope="module")
+def heatmaps(tmp_path_factory):
+    folder, _ = write_heatmap_cohort(tmp_path_factory.mktemp("hm"), HeatmapCohortSpec(patients=2, shape_hw=(200, 240)))
+    return folder
+
+
+def test_find_heatmaps_lists_finished_ones_only(heatmaps, tmp_path):
+    found = find_heatmaps(heatmaps)
+    assert len(found) == 10 and found[0].slide == "patient_000_node_0.tif" and found[0].mpp == 8.0
+    # a copy with one heatmap file missing and one unreadable metadata file
+    for path in heatmaps.glob("patient_000_node_[01].*"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "patient_000_node_0.heatmap.npy").unlink()
+    (tmp_path / "patient_000_node_1.json").write_text("{not json")
+    with pytest.raises(FileNotFoundError, match="no finished heatmap"):
+        find_heatmaps(tmp_path)
+    with pytest.raises(FileNotFoundError, match="run predict.py"):
+        find_heatmaps(tmp_path / "absent")
+
+
+def test_cache_hits_and_invalidation(heatmaps, tmp_path):
+    records = find_heatmaps(heatmaps)[:4]
+    spec = FeatureSpec()
+    first, hits = compute_features(records, spec, tmp_path, workers=1)
+    assert hits == 0 and len(first) == 4
+    again, hits = compute_features(records, spec, tmp_path, workers=1)
+    assert hits == 4 and again == first
+    # another feature setting: another folder, computed afresh
+    _, hits = compute_features(records, FeatureSpec(merge_um=75), tmp_path, workers=1)
+    assert hits == 0 and cache_folder(tmp_path, spec) != cache_folder(tmp_path, FeatureSpec(merge_um=75))
+    # a half-written entry and a changed heatmap are both recomputed
+    folder = cache_folder(tmp_path, spec)
+    (folder / f"{records[0].name}.json").write_text('{"heatmap_digest": ')
+    data = np.load(records[1].heatmap)
+    data[:] = 0
+    np.save(records[1].heatmap, data)
+    fresh, hits = compute_features(records, spec, tmp_path, workers=1)
+    assert hits == 2 and fresh[0] == first[0]
+    assert fresh[1]["max_prob"] == 0.0 and first[1]["max_prob"] >= 0.0
+    assert json.loads((folder / f"{records[1].name}.json").read_text())["features"]["max_prob"] == 0.0
