@@ -1,6 +1,7 @@
 """Scores: the CAMELYON17 kappa, the CAMELYON16 FROC, and classification reports with their pictures."""
 
 from wsiseg.evaluation.froc import EVAL_FPS, FrocResult, SlideHits, evaluation_mask, froc, itc_lesions, slide_hits
+from wsiseg.evaluation.gallery import save_gallery
 from wsiseg.evaluation.kappa import camelyon17_kappa, read_patient_stages
 from wsiseg.evaluation.report import ClassReport, class_report, save_confusion_png, save_froc_png
 
@@ -17,5 +18,6 @@ __all__ = [
     "read_patient_stages",
     "save_confusion_png",
     "save_froc_png",
+    "save_gallery",
     "slide_hits",
 ]

@@ -26,6 +26,8 @@ class HeatmapRecord:
         tissue: the bool tissue-mask ``.npy`` (same shape).
         mpp: micrometres per heatmap pixel.
         slide_mpp: micrometres per level-0 pixel of the slide.
+        slide_path: the slide file the heatmap was predicted from.
+        overlay: the overlay PNG, when one was written.
         checkpoint: the checkpoint that made it, as recorded (``None`` if not).
     """
 
@@ -35,6 +37,8 @@ class HeatmapRecord:
     tissue: Path
     mpp: float
     slide_mpp: float
+    slide_path: Path
+    overlay: Path | None = None
     checkpoint: str | None = None
 
 
@@ -60,7 +64,8 @@ def find_heatmaps(folder: str | Path) -> list[HeatmapRecord]:
             paths = output_paths(folder, name)
             record = HeatmapRecord(
                 name, Path(meta["slide"]).name, paths["heatmap"], paths["tissue"], float(meta["heatmap_mpp"]),
-                float(meta["slide_mpp"]), meta.get("checkpoint"),
+                float(meta["slide_mpp"]), Path(meta["slide"]),
+                paths["png"] if meta.get("files", {}).get("png") else None, meta.get("checkpoint"),
             )  # fmt: skip
             if meta.get("format") != FORMAT or not (record.heatmap.is_file() and record.tissue.is_file()):
                 raise ValueError("files missing or another format")

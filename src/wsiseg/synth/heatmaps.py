@@ -37,6 +37,7 @@ class HeatmapCohortSpec:
         slide_mpp: the pretend slides' level-0 micrometres per pixel.
         false_positive_rate: expected false-positive blobs per slide.
         miss_itc: probability that an ITC gets no response at all (as real models often miss them).
+        overlays: write the overlay PNGs too (over a flat pink "thumbnail" of the tissue).
     """
 
     patients: int = 20
@@ -45,14 +46,17 @@ class HeatmapCohortSpec:
     slide_mpp: float = 0.25
     false_positive_rate: float = 0.4
     miss_itc: float = 0.2
+    overlays: bool = True
 
 
 def _blob(heatmap: np.ndarray, centre_xy: tuple[float, float], diameter_px: float, peak: float) -> None:
-    """A round response of ``diameter_px`` whose value falls from ``peak`` at the centre to 0.5 at the rim."""
+    """A round response of ``diameter_px``: ``peak`` at the centre, 0.5 at the rim, fading within ~3 px outside."""
     h, w = heatmap.shape
     yy, xx = np.ogrid[:h, :w]
-    r = np.hypot(xx + 0.5 - centre_xy[0], yy + 0.5 - centre_xy[1]) / max(diameter_px / 2, 0.5)
-    value = np.where(r <= 1, peak - (peak - 0.5) * r**2, 0.5 * np.exp(-((r - 1) ** 2) * 20))
+    radius = max(diameter_px / 2, 0.5)
+    d = np.hypot(xx + 0.5 - centre_xy[0], yy + 0.5 - centre_xy[1])
+    r = d / radius
+    value = np.where(r <= 1, peak - (peak - 0.5) * r**2, 0.5 * np.exp(-(((d - radius) / 3.0) ** 2)))  # 3 px rim
     np.maximum(heatmap, value.astype(np.float32), out=heatmap)
 
 
@@ -104,7 +108,10 @@ def write_heatmap_cohort(
         stem = Path(slide).stem
         heatmap, tissue, polygons = synthetic_heatmap(label, spec, rng)
         meta = {"checkpoint": checkpoint, "checkpoint_digest": "synthetic", "config_digest": "synthetic"}
-        write_outputs(heatmaps, stem, Path(slide), grid, heatmap, tissue, meta, tiff=False, png=False)
+        thumbnail = np.where(tissue[..., None], np.uint8([225, 160, 200]), np.uint8(245))  # (H, W, 3)
+        write_outputs(
+            heatmaps, stem, Path(slide), grid, heatmap, tissue, meta, tiff=False, png=spec.overlays, thumbnail=thumbnail
+        )
         xml = ""
         if polygons:
             xml = f"lesion_annotations/{stem}.xml"

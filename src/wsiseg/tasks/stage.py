@@ -39,12 +39,15 @@ from wsiseg.evaluation import (
     froc,
     save_confusion_png,
     save_froc_png,
+    save_gallery,
     slide_hits,
 )
 from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps, lesion_detections, load_heatmap
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, size_label, write_stage_labels
 from wsiseg.sampling import SlideRecord, SplitSpec, patient_split, read_cohort, select_training_slides
+from wsiseg.slide import open_slide
 from wsiseg.staging import stage_patients
+from wsiseg.tissue import detect_tissue, save_roi_figure
 
 log = logging.getLogger(__name__)
 _C17_NODE = re.compile(r"^(patient_\d{3})_node_\d\.tif$", re.IGNORECASE)
@@ -138,9 +141,11 @@ def run(cfg: DictConfig) -> StageResult:
             _evaluate(part, chosen, source, reference, cfg.cohort, out_dir, report)
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
     report["detection"] = _detection_metrics(evaluated, cfg.froc, out_dir)
+    report["pictures"] = _pictures(evaluated, cfg.pictures, out_dir)
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2, default=_plain))
     write_text_atomic(out_dir / "report.md", _markdown(report))
     _log_summary(report, out_dir)
+    print(terminal_report(report, out_dir), flush=True)
     return StageResult(out_dir, submission, report["kappa"], report)
 
 
@@ -301,6 +306,33 @@ def _detection_metrics(rows: list[SlideRow], settings: DictConfig, out: Path) ->
     return result
 
 
+def _pictures(rows: list[SlideRow], settings: DictConfig, out: Path) -> dict[str, str]:
+    """The gallery of overlays (a few slides per reference label) and the tissue ROI figure of one slide."""
+    made: dict[str, str] = {}
+    per_label = int(settings.gallery_per_label)
+    if per_label > 0:
+        gallery = {
+            label: [(r.heatmap.overlay, f"{r.heatmap.name}\npredicted {r.predicted}")
+                    for r in rows if r.label == label and r.heatmap.overlay and r.heatmap.overlay.is_file()][:per_label]
+            for label in SLIDE_LABELS
+        }  # fmt: skip
+        if any(gallery.values()):
+            made["gallery"] = str(save_gallery(out / "gallery.png", gallery))
+    if settings.roi_figure:
+        order = sorted(rows, key=lambda r: SLIDE_LABELS.index(r.label) if r.label else -1, reverse=True)
+        for r in order:
+            if r.heatmap.slide_path.is_file():
+                try:
+                    with open_slide(r.heatmap.slide_path) as slide:
+                        thumbnail = slide.thumbnail(8.0)
+                        roi = detect_tissue(thumbnail, 8.0, slide_mpp=slide.mpp)
+                    made["roi"] = str(save_roi_figure(out / f"roi_{r.heatmap.name}.png", thumbnail, roi))
+                except (OSError, ValueError) as err:
+                    log.warning("no ROI figure for %s: %s", r.heatmap.slide_path, err)
+                break
+    return made
+
+
 # -- outputs -------------------------------------------------------------------------------------------------
 
 
@@ -371,3 +403,36 @@ def _log_summary(report: dict[str, Any], out: Path) -> None:
     if "froc" in det:
         log.info("FROC %.4f (%d lesions); slide AUC %s", det["froc"], det["lesions"], det.get("auc_max_prob"))
     log.info("report, pictures and submission in %s", out)
+
+
+def terminal_report(report: dict[str, Any], out: Path) -> str:
+    """The short report printed at the end: kappa, per-class slide accuracy, FROC, and where everything is."""
+    lines = ["", "=" * 78, "wsiseg stage: slide classification and pN staging", "=" * 78]
+    for part, title in (("test", "held-out patients"), ("cv", "out-of-fold, fitted patients")):
+        if part not in report["slide"]:
+            continue
+        slide = report["slide"][part]
+        if part in report["kappa"]:
+            n = report["patient"][part]["n"]
+            lines.append(f"{title}: kappa {report['kappa'][part]:.4f} over {n} patients (CAMELYON17, quadratic)")
+        else:
+            lines.append(f"{title}:")
+        recall = "  ".join(f"{k} {v['recall']:.2f} ({v['support']})" for k, v in slide["per_class"].items())
+        lines.append(f"  slide accuracy {slide['accuracy']:.3f}; recall per class (n): {recall}")
+    det = report.get("detection", {})
+    if "froc" in det:
+        auc = det.get("auc_classifier", det.get("auc_max_prob", float("nan")))
+        lines.append(f"detection: FROC {det['froc']:.3f} ({det['lesions']} lesions), slide ROC AUC {auc:.3f}")
+    lines.append("artefacts:")
+    names = {
+        "submission.csv": "submission (official format)", "predictions.csv": "slide predictions",
+        "features.csv": "features", "report.md": "report (tables)", "confusion_slide_test.png": "slide confusion",
+        "confusion_patient_test.png": "patient confusion", "confusion_slide_cv.png": "slide confusion (CV)",
+        "confusion_patient_cv.png": "patient confusion (CV)", "froc.png": "FROC curve", "gallery.png": "overlays",
+    }  # fmt: skip
+    for name, what in names.items():
+        if (out / name).is_file():
+            lines.append(f"  {what:<30} {out / name}")
+    if "roi" in report.get("pictures", {}):
+        lines.append(f"  {'tissue ROI figure':<30} {report['pictures']['roi']}")
+    return "\n".join(lines)
