@@ -1,11 +1,11 @@
 """Benchmark: features + slide classifier + pN staging for 500 heatmaps (issue target: under a minute).
 
 Writes a synthetic heatmap cohort (100 patients x 5 nodes, heatmaps in predict.py's format at the demo's
-size) in a temporary folder, then times ``stage.py``'s task twice in one run: cold (every feature computed)
+size, 1100 x 1500 px at 4 um/px) in a temporary folder, then times ``stage.py``'s task twice in one run: cold (every feature computed)
 and warm (features from the cache, as in a classifier sweep). Both include the grouped 5-fold
 cross-validation, the final fit, prediction, staging, the submission, the reports and the pictures.
 
-    python benchmarks/bench_stage.py [--patients 100] [--height 640 --width 800] [--classifier random_forest]
+    python benchmarks/bench_stage.py [--patients 100] [--height 1100 --width 1500] [--classifier random_forest]
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def timed_stage(heatmaps: Path, cohort: Path, out: Path, classifier: str, worker
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patients", type=int, default=100)
-    parser.add_argument("--height", type=int, default=640)
-    parser.add_argument("--width", type=int, default=800)
+    parser.add_argument("--height", type=int, default=1100)
+    parser.add_argument("--width", type=int, default=1500)
     parser.add_argument("--mpp", type=float, default=4.0)
     parser.add_argument("--classifier", default="random_forest")
     parser.add_argument("--workers", type=int, default=2)

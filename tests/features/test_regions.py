@@ -67,3 +67,15 @@ def test_empty_heatmap_and_average_filter():
     heatmap[100, 100] = 1.0  # a single hot pixel disappears under a 5-pixel average filter
     assert slide_features(heatmap, tissue, MPP, FeatureSpec(average_filter_um=20))["t50_n_regions"] == 0
     assert slide_features(heatmap, tissue, MPP)["t50_n_regions"] == 1
+
+
+def test_pixel_feret_diameter_is_exact_on_pixel_squares():
+    from wsiseg.features.regions import pixel_feret_diameter
+
+    region = np.zeros((200, 200), bool)
+    region[10:70, 20:100] = True  # 60 x 80 px
+    assert pixel_feret_diameter(region) == pytest.approx(100.0)
+    single = np.zeros((5, 5), bool)
+    single[2, 2] = True
+    assert pixel_feret_diameter(single) == pytest.approx(np.sqrt(2))
+    assert pixel_feret_diameter(np.zeros((5, 5), bool)) == 0.0

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from scipy import ndimage
 from skimage.measure import label, regionprops
@@ -34,16 +35,27 @@ ITC_AXIS_UM = 275.0
 def evaluation_mask(tumour: np.ndarray, mpp: float) -> np.ndarray:
     """Labelled lesions (int array, 0 = background) of a tumour mask at ``mpp`` um/px, grown by 37.5 um."""
     tumour = np.asarray(tumour, bool)
-    if not tumour.any():
-        return np.zeros(tumour.shape, np.int32)
-    distance = ndimage.distance_transform_edt(~tumour)
-    grown = ndimage.binary_fill_holes(distance < GROWTH_UM / (2 * mpp))
-    return label(grown, connectivity=2).astype(np.int32)
+    out = np.zeros(tumour.shape, np.int32)
+    rows, cols = np.nonzero(tumour.any(axis=1))[0], np.nonzero(tumour.any(axis=0))[0]
+    if rows.size == 0:
+        return out
+    reach = GROWTH_UM / (2 * mpp)
+    pad = int(np.ceil(reach)) + 2  # the work is done on the lesions' box grown by the reach
+    box = (slice(max(rows[0] - pad, 0), rows[-1] + 1 + pad), slice(max(cols[0] - pad, 0), cols[-1] + 1 + pad))
+    crop = np.pad(tumour[box], 1)  # a frame of background, so the distance is to tumour only
+    distance = cv2.distanceTransform((~crop).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    grown = ndimage.binary_fill_holes(distance < reach)[1:-1, 1:-1]
+    out[box] = label(grown, connectivity=2)
+    return out
 
 
 def itc_lesions(lesions: np.ndarray, mpp: float) -> set[int]:
     """Labels of the lesions whose major axis is under 275 um (isolated tumour cells)."""
-    return {p.label for p in regionprops(lesions) if p.axis_major_length * mpp < ITC_AXIS_UM}
+    rows, cols = np.nonzero(lesions.any(axis=1))[0], np.nonzero(lesions.any(axis=0))[0]
+    if rows.size == 0:
+        return set()
+    crop = lesions[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return {p.label for p in regionprops(crop) if p.axis_major_length * mpp < ITC_AXIS_UM}
 
 
 @dataclass(frozen=True)

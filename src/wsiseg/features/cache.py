@@ -18,10 +18,13 @@ from wsiseg.features.regions import FeatureSpec, slide_features
 from wsiseg.inference import file_digest, settings_digest
 from wsiseg.parallel import map_slides
 
+#: Bump when the feature code changes what it computes: old cache entries then no longer match.
+FEATURES_VERSION = 2
+
 
 def cache_folder(root: str | Path, spec: FeatureSpec) -> Path:
-    """The cache folder of one feature configuration."""
-    return Path(root) / f"features-{settings_digest(asdict(spec))}"
+    """The cache folder of one feature configuration (and version of the feature code)."""
+    return Path(root) / f"features-{settings_digest(asdict(spec) | {'version': FEATURES_VERSION})}"
 
 
 def heatmap_digest(record: HeatmapRecord) -> str:

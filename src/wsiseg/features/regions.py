@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy import ndimage
 from skimage.measure import regionprops
+
+from wsiseg.annotations import max_feret_diameter
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,7 @@ def _components(mask: np.ndarray, merge_px: float) -> tuple[int, np.ndarray]:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     n, grown = cv2.connectedComponents(cv2.dilate(mask_u8, kernel), connectivity=8, ltype=cv2.CV_32S)
     labels = np.where(mask, grown, 0).astype(np.int32)
-    present = np.unique(labels[mask]) if mask.any() else np.zeros(0, np.int32)
-    return len(present), labels
+    return int(np.count_nonzero(np.bincount(labels.ravel())[1:])), labels
 
 
 def threshold_features(
@@ -78,11 +80,27 @@ def threshold_features(
     return out | {
         "largest_area_mm2": float(areas[big_label]) * mm_per_px**2,
         "largest_major_axis_mm": float(big.axis_major_length) * mm_per_px,
-        "largest_feret_mm": float(big.feret_diameter_max) * mm_per_px,
+        "largest_feret_mm": pixel_feret_diameter(region) * mm_per_px,
         "largest_mean_prob": float(big.intensity_mean),
         "largest_max_prob": float(big.intensity_max),
         "negative_density": _negative_density(box, labels == big_label, mask, tissue, spec.neighbourhood_um / mpp),
     }
+
+
+_CORNERS = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
+
+
+def pixel_feret_diameter(region: np.ndarray) -> float:
+    """Maximum Feret diameter (px) of a region taken as the union of its pixel squares.
+
+    The convex hull of the boundary pixel centres, widened by the pixel corners, then rotating calipers:
+    a 60 x 80 px rectangle measures exactly 100 px, a disc of n px across measures n.
+    """
+    contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return 0.0
+    hull = cv2.convexHull(np.concatenate(contours)).reshape(-1, 2).astype(np.float64)  # (K, 2) x, y
+    return max_feret_diameter((hull[:, None, :] + _CORNERS[None]).reshape(-1, 2))
 
 
 def _negative_density(
@@ -95,9 +113,9 @@ def _negative_density(
     radius = max(1, int(np.ceil(ring_px)))
     rows = slice(max(box[0].start - radius, 0), min(box[0].stop + radius, region.shape[0]))
     cols = slice(max(box[1].start - radius, 0), min(box[1].stop + radius, region.shape[1]))
-    inside = region[rows, cols]
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    ring = cv2.dilate(np.ascontiguousarray(inside).view(np.uint8), kernel).astype(bool) & ~inside & tissue[rows, cols]
+    inside = np.ascontiguousarray(region[rows, cols])
+    distance = cv2.distanceTransform((~inside).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ring = (distance <= radius) & ~inside & tissue[rows, cols]
     return float((ring & ~tumour[rows, cols]).sum() / ring.sum()) if ring.any() else 1.0
 
 
@@ -175,10 +193,8 @@ def lesion_detections(heatmap: np.ndarray, mpp: float, threshold: float = 0.5, m
     n, labels = _components(crop >= threshold, merge_um / mpp)
     if n == 0:
         return np.zeros((0, 3))
-    flat_labels, flat = labels.ravel(), crop.ravel()
-    order = np.lexsort((-flat, flat_labels))  # by label, then most probable first
-    first = order[np.r_[True, flat_labels[order][1:] != flat_labels[order][:-1]]]
-    first = first[flat_labels[first] > 0]
-    r, c = np.unravel_index(first, crop.shape)
-    out = np.column_stack(((c + box[1].start + 0.5) * mpp, (r + box[0].start + 0.5) * mpp, flat[first]))
+    index = np.flatnonzero(np.bincount(labels.ravel())[1:]) + 1  # the labels present (merging leaves gaps)
+    peaks = np.array(ndimage.maximum_position(crop, labels, index), float).reshape(-1, 2)  # (n, 2) row, col
+    values = np.asarray(ndimage.maximum(crop, labels, index), float).reshape(-1)
+    out = np.column_stack(((peaks[:, 1] + box[1].start + 0.5) * mpp, (peaks[:, 0] + box[0].start + 0.5) * mpp, values))
     return out[np.argsort(-out[:, 2], kind="stable")]
