@@ -1,5 +1,6 @@
 # Two commands for a fresh machine (both create .venv themselves):
-#   make demo   install, then run the main job on the embedded synthetic cohort (generate, train, predict)
+#   make demo   install, then the whole paper on the embedded synthetic cohort: generate, train, predict,
+#               classify slides, stage patients, write the submission and score the held-out patients
 #   make test   install, then run the linter and the test suite
 # CPU build of torch by default; a GPU machine installs its CUDA build with e.g.
 #   make test TORCH_SPEC="torch==2.13.0" PIP_TORCH_ARGS="--index-url <your CUDA wheel index>"
@@ -27,6 +28,7 @@ demo: $(STAMP)
 	$(PY) synth.py synth=demo
 	test -f $(DEMO_CKPT) || $(PY) train.py experiment=demo hydra.run.dir=outputs/demo/train
 	$(PY) predict.py ckpt_path=$(DEMO_CKPT) slides=data/demo out_dir=outputs/demo/heatmaps hydra.run.dir=outputs/demo/predict
+	$(PY) stage.py heatmaps=outputs/demo/heatmaps cohort=data/demo hydra.run.dir=outputs/demo/stage
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -42,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_tile_read.py
 	$(PY) benchmarks/bench_loader.py
 	$(PY) benchmarks/bench_predict.py --checkpoint $(DEMO_CKPT) --slides 20
+	$(PY) benchmarks/bench_stage.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

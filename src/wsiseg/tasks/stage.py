@@ -142,6 +142,7 @@ def run(cfg: DictConfig) -> StageResult:
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
     report["detection"] = _detection_metrics(evaluated, cfg.froc, out_dir)
     report["pictures"] = _pictures(evaluated, cfg.pictures, out_dir)
+    report["training"] = _training_run(rows)
     write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2, default=_plain))
     write_text_atomic(out_dir / "report.md", _markdown(report))
     _log_summary(report, out_dir)
@@ -224,6 +225,25 @@ def _mark_holdout(rows: list[SlideRow], holdout: str, cohort: str | None) -> Non
         len({r.patient for r in rows if r.part == "test"}),
         len({r.patient for r in rows}),
     )
+
+
+def _training_run(rows: list[SlideRow]) -> dict[str, str]:
+    """The checkpoint behind the heatmaps and its TensorBoard folder, when they are known and still there."""
+    checkpoints = {r.heatmap.checkpoint for r in rows} - {None}
+    if len(checkpoints) != 1 or not Path(next(iter(checkpoints))).is_file():
+        return {}
+    checkpoint = Path(checkpoints.pop())
+    found = {"checkpoint": str(checkpoint)}
+    try:
+        from wsiseg.model import load_config_from_checkpoint  # torch: only here
+
+        tensorboard = (load_config_from_checkpoint(checkpoint).get("logger") or {}).get("tensorboard") or {}
+        folder = Path(str(tensorboard.get("save_dir", ""))) / str(tensorboard.get("name", ""))
+        if tensorboard and folder.is_dir():
+            found["tensorboard"] = str(folder)
+    except (KeyError, OSError, RuntimeError) as err:
+        log.warning("cannot read the training config of %s: %s", checkpoint, err)
+    return found
 
 
 def _reference_stages(cohort: str | None) -> Path | None:
@@ -435,4 +455,10 @@ def terminal_report(report: dict[str, Any], out: Path) -> str:
             lines.append(f"  {what:<30} {out / name}")
     if "roi" in report.get("pictures", {}):
         lines.append(f"  {'tissue ROI figure':<30} {report['pictures']['roi']}")
+    training = report.get("training", {})
+    for key, what in (("checkpoint", "U-Net checkpoint"), ("tensorboard", "TensorBoard logs")):
+        if key in training:
+            lines.append(f"  {what:<30} {training[key]}")
+    if "tensorboard" in training:
+        lines.append(f"  watch training with: tensorboard --logdir {training['tensorboard']}")
     return "\n".join(lines)
