@@ -53,6 +53,12 @@ def test_stage_writes_submission_reports_and_scores(cohort, tmp_path):
     assert result.kappa["cv"] > 0.7
     assert report["slide"]["cv"]["per_class"]["macro"]["recall"] > 0.9
     assert report["detection"]["froc"] > 0.7 and report["detection"]["auc_classifier"] > 0.8
+    # unlabelled slides (a test set): the saved classifier predicts, nothing is fitted, the same submission
+    blind = run(
+        stage_cfg(heatmaps, labels, tmp_path / "c", "cohort=null", "holdout=none", f"fitted={out}/classifier.joblib")
+    )
+    assert (blind.out_dir / "submission.csv").read_text() == (out / "submission.csv").read_text()
+    assert blind.kappa == {} and blind.report["fit_slides"] == 0
     # a second run with another classifier reuses every cached feature
     again = run(stage_cfg(heatmaps, labels, tmp_path / "b", "holdout=none", "classifier=xgboost"))
     assert again.report["fit_slides"] == 100

@@ -31,7 +31,7 @@ from sklearn.metrics import roc_auc_score
 from wsiseg.annotations import read_asap_xml, tumor_mask
 from wsiseg.annotations.geometry import max_feret_diameter
 from wsiseg.atomic import write_text_atomic
-from wsiseg.classifiers import balanced_weights, cross_val_predict_grouped
+from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
 from wsiseg.evaluation import (
     camelyon17_kappa,
     class_report,
@@ -99,23 +99,27 @@ def run(cfg: DictConfig) -> StageResult:
     _write_features(out_dir / "features.csv", rows)
 
     fit = [r for r in rows if r.part == "fit" and r.label is not None]
-    if not fit:
+    if cfg.get("fitted"):  # a classifier fitted by an earlier run (e.g. on the training set): no fitting here
+        classifier, fit = FeatureClassifier.load(cfg.fitted), []
+        log.info("using the fitted classifier %s", cfg.fitted)
+    elif not fit and isinstance(classifier, FeatureClassifier):
         raise ValueError(
             f"no labelled slide to fit the classifier: cohort={cfg.cohort} gives no label to the heatmaps of "
-            f"{cfg.heatmaps} outside the held-out patients"
+            f"{cfg.heatmaps} outside the held-out patients (for unlabelled slides pass fitted=<classifier.joblib>)"
         )
     balance = bool(cfg.balance_classes)
-    if cfg.cv_folds and len({r.patient for r in fit}) >= 2:
+    if fit and cfg.cv_folds and len({r.patient for r in fit}) >= 2:
         oof = cross_val_predict_grouped(
             classifier, [r.features for r in fit], [r.label for r in fit], [r.patient for r in fit],
             folds=cfg.cv_folds, seed=cfg.seed, balance=balance,
         )  # fmt: skip
         for row, label in zip(fit, oof, strict=True):
             row.oof = label
-    weights = balanced_weights([r.label for r in fit]) if balance else None
-    classifier.fit([r.features for r in fit], [r.label for r in fit], sample_weight=weights)
-    if hasattr(classifier, "save"):
-        classifier.save(out_dir / "classifier.joblib")
+    if fit:
+        weights = balanced_weights([r.label for r in fit]) if balance else None
+        classifier.fit([r.features for r in fit], [r.label for r in fit], sample_weight=weights)
+        if hasattr(classifier, "save"):
+            classifier.save(out_dir / "classifier.joblib")
     predicted = classifier.predict([r.features for r in rows])
     proba = classifier.predict_proba([r.features for r in rows]) if hasattr(classifier, "predict_proba") else None
     for i, (row, label) in enumerate(zip(rows, predicted, strict=True)):
