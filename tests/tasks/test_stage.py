@@ -43,6 +43,7 @@ def test_stage_writes_submission_reports_and_scores(cohort, tmp_path):
         "froc.png",
     ]:
         assert (out / name).is_file(), name  # fmt: skip
+    assert json.loads((out / "run.json").read_text())["config"]["holdout"] == "none"  # the run is recorded
     submitted = read_stage_labels(out / "submission.csv")  # the official format parses
     assert len(submitted) == 20 and all(len(p.nodes) == 5 for p in submitted)
     header = (out / "features.csv").read_text().splitlines()[0].split(",")

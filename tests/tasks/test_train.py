@@ -1,5 +1,6 @@
 """train.py end to end on the tiny cohort: one batch through Hydra compose, resume, DDP on 2 CPUs, multirun."""
 
+import json
 import os
 import subprocess
 import sys
@@ -40,6 +41,8 @@ def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_pa
     assert config["data"]["magnification"] == 4.0 and config["data"]["out_size"] == 32  # predict reads these
     state = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)
     assert state["epoch"] == 0 and state["global_step"] == 3
+    assert state["wsiseg_provenance"]["packages"]["torch"] and state["wsiseg_provenance"]["seed"] == 42
+    assert json.loads((out / "run.json").read_text())["config"]["data"]["magnification"] == 4.0
     split = state["PatchDataModule"]["split"]  # the patient split travels with the checkpoint (for stage.py)
     assert set(split.values()) <= {"train", "val", "test"} and "train" in split.values()
     resumed = run(

@@ -13,6 +13,7 @@ from wsiseg.model.grid import prediction_grid
 from wsiseg.model.plain import find_non_plain
 
 CONFIG_KEY = "wsiseg_config"
+PROVENANCE_KEY = "wsiseg_provenance"
 
 
 class PredictionGridLogger(pl.Callback):
@@ -61,24 +62,28 @@ class ConfigInCheckpoint(pl.Callback):
 
     Args:
         config: The resolved config as plain python values (e.g. ``OmegaConf.to_container(cfg, resolve=True)``).
+        provenance: The run record (:func:`wsiseg.provenance.run_record`), stored as ``"wsiseg_provenance"``.
 
     Raises:
         TypeError: If ``config`` is not a dict of plain values (needed for ``weights_only`` loading).
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], provenance: dict[str, Any] | None = None) -> None:
         if not isinstance(config, dict):
             raise TypeError(f"config must be a plain dict, got {type(config).__name__}")
         bad = find_non_plain(config)
         if bad is not None:
             raise TypeError(f"config must hold plain python values only (resolve it first); found {bad}")
         self.config = config
+        self.provenance = provenance
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        """Add the config to the checkpoint dict."""
+        """Add the config (and the run record: versions, git revision, seed) to the checkpoint dict."""
         checkpoint[CONFIG_KEY] = self.config
+        if self.provenance is not None:
+            checkpoint[PROVENANCE_KEY] = self.provenance
 
 
 def load_config_from_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""Build lists of objects (callbacks, loggers) from config groups whose entries each carry a ``_target_``."""
+"""Helpers shared by the tasks: lists of objects from config groups, and the run record of every run."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from wsiseg.provenance import write_run_record
 
 
 def instantiate_list(group: DictConfig | None) -> list[Any]:
@@ -17,3 +20,12 @@ def instantiate_list(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
     return [instantiate(entry) for entry in group.values() if entry is not None and "_target_" in entry]
+
+
+def record_run(cfg: DictConfig, folder: str | Path, seed: int | None = None) -> Path:
+    """Write ``run.json`` (versions, git revision, seed, command, resolved config) into ``folder``."""
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # noqa: BLE001 - e.g. ${hydra:...} outside a Hydra app: keep the unresolved form
+        config = OmegaConf.to_container(cfg, resolve=False)
+    return write_run_record(folder, config, seed)

@@ -22,6 +22,8 @@ from wsiseg.inference import (
     settings_digest,
 )
 from wsiseg.model import load_config_from_checkpoint
+from wsiseg.provenance import run_record
+from wsiseg.tasks.instantiate import record_run
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,9 @@ def run(cfg: DictConfig) -> PredictSummary:
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     digests = (file_digest(checkpoint), settings_digest(asdict(settings)))
+    record_run(cfg, cfg.paths.output_dir)
     meta = {
+        "provenance": run_record(),
         "checkpoint": str(checkpoint),
         "checkpoint_digest": digests[0],
         "config_digest": digests[1],

@@ -47,6 +47,7 @@ from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_lab
 from wsiseg.sampling import SlideRecord, SplitSpec, patient_split, read_cohort, select_training_slides
 from wsiseg.slide import open_slide
 from wsiseg.staging import stage_patients
+from wsiseg.tasks.instantiate import record_run
 from wsiseg.tissue import detect_tissue, save_roi_figure
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def run(cfg: DictConfig) -> StageResult:
     """Stage patients from the heatmaps in ``cfg.heatmaps`` (see ``conf/stage.yaml``)."""
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    record_run(cfg, out_dir, cfg.get("seed"))
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
     spec = replace(spec, thresholds=tuple(float(t) for t in spec.thresholds))
     classifier = instantiate(cfg.classifier, _convert_="all")

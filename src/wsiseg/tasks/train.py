@@ -11,7 +11,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from wsiseg.model import ConfigInCheckpoint
-from wsiseg.tasks.instantiate import instantiate_list
+from wsiseg.provenance import run_record
+from wsiseg.tasks.instantiate import instantiate_list, record_run
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def run(cfg: DictConfig) -> TrainResult:
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     callbacks = instantiate_list(cfg.get("callbacks"))
-    callbacks.append(ConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True)))
+    callbacks.append(ConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True), run_record(cfg.get("seed"))))
+    record_run(cfg, cfg.paths.output_dir, cfg.get("seed"))
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:  # the choices a sweep varies, for TensorBoard's HParams tab
