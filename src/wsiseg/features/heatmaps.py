@@ -60,7 +60,7 @@ def find_heatmaps(folder: str | Path) -> list[HeatmapRecord]:
             continue
         try:
             meta = json.loads(meta_path.read_text())
-            name = str(meta["name"])
+            name = Path(str(meta["name"])).name  # a bare name: nothing derived from it leaves the folder
             paths = output_paths(folder, name)
             record = HeatmapRecord(
                 name, Path(meta["slide"]).name, paths["heatmap"], paths["tissue"], float(meta["heatmap_mpp"]),

@@ -44,7 +44,8 @@ def run(cfg: DictConfig) -> TrainResult:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:  # the choices a sweep varies, for TensorBoard's HParams tab
         logger.log_hyperparams(_scalars({"data": dict(datamodule.hparams), "model": dict(model.hparams)}))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # weights_only: a checkpoint to resume from is loaded without running any pickled code
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     checkpoint = trainer.checkpoint_callback
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     last = Path(checkpoint.last_model_path) if checkpoint and checkpoint.last_model_path else None
