@@ -66,3 +66,15 @@ def test_missing_feature_is_named():
     )
     with pytest.raises(KeyError, match="t50_largest_feret_mm"):
         model.predict([{"other": 1.0}])
+
+
+@pytest.mark.parametrize("make", [lambda s: RandomForestClassifier(50, random_state=s), lambda s: XGBClassifier(
+    n_estimators=30, subsample=0.7, colsample_bytree=0.7, random_state=s)])  # fmt: skip
+def test_same_seed_same_predictions(make):
+    rows, labels = slides(15, seed=3)
+    test_rows, _ = slides(10, seed=4)
+    a = FeatureClassifier(make(0)).fit(rows, labels).predict_proba(test_rows)
+    b = FeatureClassifier(make(0)).fit(rows, labels).predict_proba(test_rows)
+    c = FeatureClassifier(make(1)).fit(rows, labels).predict_proba(test_rows)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)  # the seed matters, so the equality above is not vacuous

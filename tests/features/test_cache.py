@@ -47,3 +47,10 @@ def test_cache_hits_and_invalidation(heatmaps, tmp_path):
     assert hits == 2 and fresh[0] == first[0]
     assert fresh[1]["max_prob"] == 0.0 and first[1]["max_prob"] >= 0.0
     assert json.loads((folder / f"{records[1].name}.json").read_text())["features"]["max_prob"] == 0.0
+
+
+def test_features_are_the_same_in_one_process_or_two(heatmaps):
+    records = find_heatmaps(heatmaps)
+    one, _ = compute_features(records, FeatureSpec(), None, workers=1)
+    two, _ = compute_features(records * 2, FeatureSpec(), None, workers=2)  # 20 jobs: really in 2 processes
+    assert two[: len(records)] == one and two[len(records) :] == one

@@ -128,3 +128,17 @@ def test_real_layout_scan_equals_the_manifest(tiny_cohort, tmp_path, cohort):
         (r.slide, r.label if r.dataset == "camelyon17" else ("negative" if not r.has_tumour else None), r.has_tumour,
          r.patient, r.annotation is not None) for r in cohort
     ]  # fmt: skip
+
+
+def test_same_seed_same_coordinates_other_seed_others(cohort, plans):
+    from dataclasses import replace
+
+    from wsiseg.sampling import plan_slides
+
+    again = plan_slides(select_training_slides(cohort), SPEC, workers=2)  # afresh, in two processes, not one
+    for a, b in zip(plans, again, strict=True):
+        np.testing.assert_array_equal(a.tumour_xy, b.tumour_xy)
+        np.testing.assert_array_equal(a.normal_pool_xy, b.normal_pool_xy)
+    assert draw_patches(again, SPEC) == draw_patches(plans, SPEC)
+    other = draw_patches(plans, replace(SPEC, seed=SPEC.seed + 1))
+    assert [(p.slide, p.x, p.y) for p in other] != [(p.slide, p.x, p.y) for p in draw_patches(plans, SPEC)]
