@@ -1,9 +1,9 @@
 """Benchmark: features + slide classifier + pN staging for 500 heatmaps (issue target: under a minute).
 
 Writes a synthetic heatmap cohort (100 patients x 5 nodes, heatmaps in predict.py's format at the demo's
-size, 1100 x 1500 px at 4 um/px) in a temporary folder, then times ``stage.py``'s task twice in one run: cold (every feature computed)
-and warm (features from the cache, as in a classifier sweep). Both include the grouped 5-fold
-cross-validation, the final fit, prediction, staging, the submission, the reports and the pictures.
+size, 1100 x 1500 px at 4 um/px) in a temporary folder, then times ``stage.py``'s task twice in one run:
+cold (every feature computed) and warm (features from the cache, as in a classifier sweep). Both include
+the grouped 5-fold cross-validation, the final fit, prediction, staging, the submission, the reports and the pictures.
 
     python benchmarks/bench_stage.py [--patients 100] [--height 1100 --width 1500] [--classifier random_forest]
 """

@@ -115,3 +115,45 @@ def test_bad_overrides_fail_before_work(tiny_cohort, tmp_path, bad):
     )
     assert proc.returncode != 0
     assert not (tmp_path / "cache").exists()
+
+
+def _records(path):
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    return {(r["epoch"], r["batch"]): r["mask_sum"] for r in lines}
+
+
+def test_killed_mid_epoch_resumes_from_last_with_the_same_batches(tiny_cohort, tmp_path):
+    import signal
+    import time
+
+    def args(out, record, *extra):
+        return [
+            *overrides(tiny_cohort, tmp_path / "cache", out, "trainer.max_epochs=3", "trainer.limit_train_batches=8"),
+            "+callbacks.recorder._target_=tests.tasks.recorder.BatchRecorder", f"+callbacks.recorder.path={record}",
+            f"hydra.run.dir={out}", *extra,
+        ]  # fmt: skip
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    _train_cli(args(tmp_path / "whole", tmp_path / "whole.jsonl"), cwd=tmp_path)  # the uninterrupted run
+    record = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), *args(tmp_path / "killed", record)], cwd=tmp_path,
+        env={**env, "WSISEG_TEST_PAUSE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while time.time() < deadline and not (record.is_file() and (1, 3) in _records(record)):
+        time.sleep(0.5)
+    assert (tmp_path / "killed" / "checkpoints" / "last.ckpt").is_file(), "epoch 0 should have been checkpointed"
+    proc.send_signal(signal.SIGKILL)  # mid-epoch 1
+    proc.wait()
+    _train_cli(args(tmp_path / "killed", record, "ckpt_path=last"), cwd=tmp_path)
+    state = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    whole_state = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert (state["epoch"], state["global_step"]) == (whole_state["epoch"], whole_state["global_step"])
+    assert state["global_step"] == 24  # 3 epochs of 8 batches: epoch 1 was redone, not skipped or repeated twice
+    lines = [json.loads(x) for x in record.read_text().splitlines()]
+    assert sum(r["epoch"] == 1 for r in lines) == 8  # epoch 1's first 4 batches: before the kill and after
+    assert all(r["mask_sum"] == _records(record)[(r["epoch"], r["batch"])] for r in lines)
+    whole, resumed = _records(tmp_path / "whole.jsonl"), _records(record)
+    assert resumed == whole  # the same patches in every epoch, before and after the kill
+    assert whole[(1, 0)] != whole[(2, 0)] or whole[(1, 1)] != whole[(2, 1)]  # epochs differ: not vacuous

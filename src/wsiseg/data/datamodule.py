@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from wsiseg.data.cache import PatchCache, build_cache, cache_key, open_cache
 from wsiseg.data.dataset import PatchDataset
+from wsiseg.data.sampler import EpochShuffleSampler
 from wsiseg.sampling import (
     SamplingSpec,
     SlideRecord,
@@ -166,13 +167,18 @@ class PatchDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: PatchDataset, shuffle: bool) -> DataLoader:
         workers = self.hparams.num_workers
+        distributed = self.trainer is not None and self.trainer.world_size > 1
+        # one process: an order that depends on (seed, epoch) only, so resuming repeats it exactly;
+        # several: shuffle=True, which Lightning turns into a DistributedSampler seeded the same way
+        sampler = EpochShuffleSampler(len(dataset), self.hparams.sampling_seed) if shuffle and not distributed else None
         return DataLoader(
-            dataset, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=workers,
-            persistent_workers=workers > 0, drop_last=shuffle and len(dataset) > self.hparams.batch_size,
+            dataset, batch_size=self.hparams.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+            num_workers=workers, persistent_workers=workers > 0,
+            drop_last=shuffle and len(dataset) > self.hparams.batch_size,
         )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled, augmented, oversampled training patches (Lightning adds the DistributedSampler)."""
+        """Shuffled (by seed and epoch), augmented, oversampled training patches."""
         return self._loader(self.train_set, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

@@ -46,9 +46,10 @@ def run(cfg: DictConfig) -> TrainResult:
         logger.log_hyperparams(_scalars({"data": dict(datamodule.hparams), "model": dict(model.hparams)}))
     # weights_only: a checkpoint to resume from is loaded without running any pickled code
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
-    checkpoint = trainer.checkpoint_callback
+    checkpoint = trainer.checkpoint_callback  # the first: best by the monitored metric
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
-    last = Path(checkpoint.last_model_path) if checkpoint and checkpoint.last_model_path else None
+    newest = [c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor is None and c.best_model_path]
+    last = Path(newest[0]) if newest else None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if trainer.is_global_zero:
         log.info("metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
