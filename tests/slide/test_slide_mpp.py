@@ -102,7 +102,7 @@ def test_missing_mpp_says_how_to_give_it(tmp_path: Path, write_pyramid, random_i
         open_slide(path)
     message = str(info.value)
     assert "no_spacing.tif" in message
-    assert "mpp=" in message and "data.slide_mpp_override" in message and "manifest" in message
+    assert "mpp=" in message and "inference.slide_mpp=" in message and "resolution tags" in message
 
 
 def test_missing_mpp_in_memory() -> None:

@@ -43,11 +43,11 @@ class BlockDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def _slide(self, path: Path) -> Slide:
+    def _slide(self, path: Path, mpp: float) -> Slide:
         if path not in self._open:
             if len(self._open) >= 2:
                 self._open.popitem(last=False)[1].close()
-            self._open[path] = open_slide(path, backend=self.backend)
+            self._open[path] = open_slide(path, mpp=mpp, backend=self.backend)  # the mpp the plan resolved
         return self._open[path]
 
     def __getitem__(self, i: int) -> dict:
@@ -56,7 +56,7 @@ class BlockDataset(Dataset):
         cores = task.cores[task.blocks[b]]  # (n, 2) heatmap corners
         item = {"task": t, "core_xy": torch.from_numpy(cores), "last": b == len(task.blocks) - 1, "error": ""}
         try:
-            tiles = read_block(self._slide(task.path), task, cores)  # (n, T, T, 3)
+            tiles = read_block(self._slide(task.path, task.grid.slide_mpp), task, cores)  # (n, T, T, 3)
         except Exception as err:  # one unreadable region fails its slide, not the run
             item["error"] = f"{type(err).__name__}: {err}"
             tiles = np.zeros((0, task.grid.tile, task.grid.tile, 3), np.uint8)

@@ -33,6 +33,7 @@ class PredictSettings:
         block_tiles: tiles per side read in one region read.
         roi_mpp: thumbnail resolution of the tissue ROI.
         backend: slide reader backend.
+        slide_mpp: level-0 um/px for slides that record none (wins over the file's value; ``None``: the file's).
     """
 
     model_mpp: float
@@ -43,6 +44,7 @@ class PredictSettings:
     block_tiles: int = 8
     roi_mpp: float = 8.0
     backend: str = "tiffslide"
+    slide_mpp: float | None = None
 
     @classmethod
     def from_training(cls, data_cfg: dict, **settings) -> PredictSettings:
@@ -106,7 +108,13 @@ def plan_task(name: str, path: Path, settings: PredictSettings) -> SlideTask:
     Raises:
         WsisegError: unreadable slide, no pixel spacing, or no tissue.
     """
-    with open_slide(path, backend=settings.backend) as slide:
+    with open_slide(path, mpp=settings.slide_mpp, backend=settings.backend) as slide:
+        if min(slide.dimensions) * slide.mpp < settings.tile * settings.model_mpp:
+            raise SlideError(
+                path,
+                f"{slide.dimensions[0]} x {slide.dimensions[1]} px at {slide.mpp:g} um/px is smaller than one model "
+                f"tile ({settings.tile} px at {settings.model_mpp:g} um/px); not a whole-slide image, or a wrong mpp?",
+            )
         grid = make_grid(
             slide.dimensions, slide.mpp, settings.model_mpp, settings.tile, settings.heatmap_mpp, settings.overlap
         )

@@ -100,7 +100,7 @@ class HeatmapWriter(BasePredictionWriter):
             total[block] = np.where(weight[block] > 0, total[block] / np.maximum(weight[block], 1e-12), 0.0)
         thumbnail = None
         if self.png:
-            with open_slide(task.path) as slide:
+            with open_slide(task.path, mpp=task.grid.slide_mpp) as slide:
                 thumbnail = slide.thumbnail(task.grid.heatmap_mpp)[: total.shape[0], : total.shape[1]]
         meta = {**self.meta, "tiles": int(len(task.cores))}
         write_outputs(

@@ -160,6 +160,6 @@ def _missing_message(path: Path) -> str:
 
 def _how_to_override(path: Path) -> str:
     return (
-        f"Give it by hand: open_slide({str(path)!r}, mpp=0.243) (micrometres per level-0 pixel), or set "
-        "the config key data.slide_mpp_override, or add a `mpp` column for this slide to the manifest."
+        f"Give it by hand: open_slide({str(path)!r}, mpp=0.243) (micrometres per level-0 pixel), or run "
+        "predict.py with inference.slide_mpp=0.243, or write it into the file's TIFF resolution tags."
     )
