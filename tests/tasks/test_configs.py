@@ -136,3 +136,11 @@ def test_stage_classifiers_compose_and_instantiate(classifier):
     spec = instantiate(cfg.features, _convert_="all")
     assert isinstance(spec, FeatureSpec) and list(spec.thresholds) == [0.3, 0.5, 0.7, 0.9]
     assert cfg.features_cache == f"{cfg.heatmaps}/features" and cfg.holdout == "checkpoint"
+
+
+@pytest.mark.parametrize("bad", ["classifier=nope", "features.thresholdz=[0.5]", "holdout_typo=none"])
+def test_stage_bad_overrides_fail_with_hydras_message(bad):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException):
+        compose_config("stage", [*BASE, bad])
