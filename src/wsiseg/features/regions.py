@@ -35,6 +35,12 @@ class FeatureSpec:
     merge_um: float = 0.0
     neighbourhood_um: float = 200.0
 
+    def __post_init__(self) -> None:
+        """Normalise types (a config's ``[0.5]`` or ``0`` equals ``(0.5,)`` or ``0.0``: one cache key)."""
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+        for name in ("average_filter_um", "merge_um", "neighbourhood_um"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
 
 _LARGEST = ("largest_area_mm2", "largest_major_axis_mm", "largest_feret_mm", "largest_mean_prob", "largest_max_prob")
 

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,6 @@ def run(cfg: DictConfig) -> StageResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     record_run(cfg, out_dir, cfg.get("seed"))
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
-    spec = replace(spec, thresholds=tuple(float(t) for t in spec.thresholds))
     classifier = instantiate(cfg.classifier, _convert_="all")
     rows = _slide_rows(find_heatmaps(cfg.heatmaps), cfg)
     _mark_holdout(rows, cfg.holdout, cfg.cohort)
