@@ -13,9 +13,6 @@ Steps (see ``conf/stage.yaml``):
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -30,7 +27,6 @@ from sklearn.metrics import roc_auc_score
 
 from wsiseg.annotations import read_asap_xml, tumor_mask
 from wsiseg.annotations.geometry import max_feret_diameter
-from wsiseg.atomic import write_text_atomic
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
 from wsiseg.evaluation import (
     camelyon17_kappa,
@@ -39,16 +35,14 @@ from wsiseg.evaluation import (
     froc,
     save_confusion_png,
     save_froc_png,
-    save_gallery,
     slide_hits,
 )
 from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps, lesion_detections, load_heatmap
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, size_label, write_stage_labels
 from wsiseg.sampling import SlideRecord, SplitSpec, patient_split, read_cohort, select_training_slides
-from wsiseg.slide import open_slide
 from wsiseg.staging import stage_patients
 from wsiseg.tasks.instantiate import record_run
-from wsiseg.tissue import detect_tissue, save_roi_figure
+from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
 
 log = logging.getLogger(__name__)
 _C17_NODE = re.compile(r"^(patient_\d{3})_node_\d\.tif$", re.IGNORECASE)
@@ -88,71 +82,86 @@ def run(cfg: DictConfig) -> StageResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     record_run(cfg, out_dir, cfg.get("seed"))
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
-    classifier = instantiate(cfg.classifier, _convert_="all")
     rows = _slide_rows(find_heatmaps(cfg.heatmaps), cfg)
     _mark_holdout(rows, cfg.holdout, cfg.cohort)
-
-    cache_root = Path(cfg.features_cache) if cfg.get("features_cache") else None
-    features, cached = compute_features([r.heatmap for r in rows], spec, cache_root, cfg.workers)
-    for row, values in zip(rows, features, strict=True):
-        row.features = values
-    log.info("features of %d heatmaps (%d from the cache %s)", len(rows), cached, cache_root)
-    _write_features(out_dir / "features.csv", rows)
-
-    fit = [r for r in rows if r.part == "fit" and r.label is not None]
-    if cfg.get("fitted"):  # a classifier fitted by an earlier run (e.g. on the training set): no fitting here
-        classifier, fit = FeatureClassifier.load(cfg.fitted), []
-        log.info("using the fitted classifier %s", cfg.fitted)
-    elif not fit and isinstance(classifier, FeatureClassifier):
-        raise ValueError(
-            f"no labelled slide to fit the classifier: cohort={cfg.cohort} gives no label to the heatmaps of "
-            f"{cfg.heatmaps} outside the held-out patients (for unlabelled slides pass fitted=<classifier.joblib>)"
-        )
-    balance = bool(cfg.balance_classes)
-    if fit and cfg.cv_folds and len({r.patient for r in fit}) >= 2:
-        oof = cross_val_predict_grouped(
-            classifier, [r.features for r in fit], [r.label for r in fit], [r.patient for r in fit],
-            folds=cfg.cv_folds, seed=cfg.seed, balance=balance,
-        )  # fmt: skip
-        for row, label in zip(fit, oof, strict=True):
-            row.oof = label
-    if fit:
-        weights = balanced_weights([r.label for r in fit]) if balance else None
-        classifier.fit([r.features for r in fit], [r.label for r in fit], sample_weight=weights)
-        if hasattr(classifier, "save"):
-            classifier.save(out_dir / "classifier.joblib")
-    predicted = classifier.predict([r.features for r in rows])
-    proba = classifier.predict_proba([r.features for r in rows]) if hasattr(classifier, "predict_proba") else None
-    for i, (row, label) in enumerate(zip(rows, predicted, strict=True)):
-        row.predicted = label
-        row.proba = proba[i] if proba is not None else None
-    _write_predictions(out_dir / "predictions.csv", rows)
-
+    _add_features(rows, spec, cfg, out_dir)
+    classifier, fit = _fit_classifier(rows, cfg, out_dir)
+    _predict(classifier, rows, out_dir)
     patients = _stage({r.heatmap.slide: r.predicted for r in rows})
     submission = write_stage_labels(out_dir / "submission.csv", patients)
     log.info("submission: %d patients -> %s", len(patients), submission)
-
     report: dict[str, Any] = {
         "heatmaps": str(cfg.heatmaps), "slides": len(rows), "patients_staged": len(patients),
         "fit_slides": len(fit), "classifier": type(classifier).__name__, "features": asdict(spec),
         "submission": str(submission), "kappa": {}, "slide": {}, "patient": {},
     }  # fmt: skip
+    _score(rows, cfg, out_dir, report)
+    write_reports(report, out_dir)
+    return StageResult(out_dir, submission, report["kappa"], report)
+
+
+def _add_features(rows: list[SlideRow], spec: FeatureSpec, cfg: DictConfig, out_dir: Path) -> None:
+    """Every heatmap's features (through the cache), into the rows and ``features.csv``."""
+    cache_root = Path(cfg.features_cache) if cfg.get("features_cache") else None
+    features, cached = compute_features([r.heatmap for r in rows], spec, cache_root, cfg.workers)
+    for row, values in zip(rows, features, strict=True):
+        row.features = values
+    log.info("features of %d heatmaps (%d from the cache %s)", len(rows), cached, cache_root)
+    write_features(out_dir / "features.csv", rows)
+
+
+def _fit_classifier(rows: list[SlideRow], cfg: DictConfig, out_dir: Path) -> tuple[Any, list[SlideRow]]:
+    """The classifier (fitted here on the labelled ``fit`` rows, or loaded) and the rows it was fitted on.
+
+    Fitting here also gives the fitted rows their out-of-fold predictions (grouped cross-validation).
+    """
+    if cfg.get("fitted"):  # a classifier fitted by an earlier run (e.g. on the training set): no fitting here
+        log.info("using the fitted classifier %s", cfg.fitted)
+        return FeatureClassifier.load(cfg.fitted), []
+    classifier = instantiate(cfg.classifier, _convert_="all")
+    fit = [r for r in rows if r.part == "fit" and r.label is not None]
+    if not fit:
+        if isinstance(classifier, FeatureClassifier):
+            raise ValueError(
+                f"no labelled slide to fit the classifier: cohort={cfg.cohort} gives no label to the heatmaps of "
+                f"{cfg.heatmaps} outside the held-out patients (for unlabelled slides pass fitted=<classifier.joblib>)"
+            )
+        return classifier, fit
+    balance = bool(cfg.balance_classes)
+    rows_x, labels, patients = [r.features for r in fit], [r.label for r in fit], [r.patient for r in fit]
+    if cfg.cv_folds and len(set(patients)) >= 2:
+        oof = cross_val_predict_grouped(classifier, rows_x, labels, patients, cfg.cv_folds, cfg.seed, balance)
+        for row, label in zip(fit, oof, strict=True):
+            row.oof = label
+    classifier.fit(rows_x, labels, sample_weight=balanced_weights(labels) if balance else None)
+    if hasattr(classifier, "save"):
+        classifier.save(out_dir / "classifier.joblib")
+    return classifier, fit
+
+
+def _predict(classifier: Any, rows: list[SlideRow], out_dir: Path) -> None:
+    """Label every slide (and keep the class probabilities when the classifier gives them)."""
+    x = [r.features for r in rows]
+    proba = classifier.predict_proba(x) if hasattr(classifier, "predict_proba") else None
+    for i, (row, label) in enumerate(zip(rows, classifier.predict(x), strict=True)):
+        row.predicted = label
+        row.proba = proba[i] if proba is not None else None
+    write_predictions(out_dir / "predictions.csv", rows)
+
+
+def _score(rows: list[SlideRow], cfg: DictConfig, out_dir: Path, report: dict[str, Any]) -> None:
+    """Kappa and reports on the held-out and the out-of-fold predictions; detection metrics; pictures."""
     reference = _reference_stages(cfg.cohort)
     for part, chosen, source in (
         ("test", [r for r in rows if r.part == "test" and r.label is not None], "predicted"),
         ("cv", [r for r in rows if r.oof], "oof"),
     ):
         if chosen:
-            _evaluate(part, chosen, source, reference, cfg.cohort, out_dir, report)
+            _evaluate(part, chosen, source, reference, out_dir, report)
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
     report["detection"] = _detection_metrics(evaluated, cfg.froc, out_dir)
-    report["pictures"] = _pictures(evaluated, cfg.pictures, out_dir)
+    report["pictures"] = save_pictures(evaluated, cfg.pictures, out_dir)
     report["training"] = _training_run(rows)
-    write_text_atomic(out_dir / "report.json", json.dumps(report, indent=2, default=_plain))
-    write_text_atomic(out_dir / "report.md", _markdown(report))
-    _log_summary(report, out_dir)
-    print(terminal_report(report, out_dir), flush=True)
-    return StageResult(out_dir, submission, report["kappa"], report)
 
 
 # -- inputs ------------------------------------------------------------------------------------------------
@@ -276,9 +285,7 @@ def _stage(labels: dict[str, str]) -> list[PatientRecord]:
 # -- evaluation ----------------------------------------------------------------------------------------------
 
 
-def _evaluate(
-    part: str, rows: list[SlideRow], source: str, reference: Path | None, cohort: str | None, out: Path, report: dict
-) -> None:
+def _evaluate(part: str, rows: list[SlideRow], source: str, reference: Path | None, out: Path, report: dict) -> None:
     """Slide and patient reports, pictures and kappa for one evaluation part (``test`` or ``cv``)."""
     predicted = [getattr(r, source) for r in rows]
     slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
@@ -329,141 +336,3 @@ def _detection_metrics(rows: list[SlideRow], settings: DictConfig, out: Path) ->
     save_froc_png(curve, out / "froc.png")
     result |= {"froc": curve.score, "froc_at": curve.at, "lesions": curve.n_lesions}
     return result
-
-
-def _pictures(rows: list[SlideRow], settings: DictConfig, out: Path) -> dict[str, str]:
-    """The gallery of overlays (a few slides per reference label) and the tissue ROI figure of one slide."""
-    made: dict[str, str] = {}
-    per_label = int(settings.gallery_per_label)
-    if per_label > 0:
-        gallery = {
-            label: [(r.heatmap.overlay, f"{r.heatmap.name}\npredicted {r.predicted}")
-                    for r in rows if r.label == label and r.heatmap.overlay and r.heatmap.overlay.is_file()][:per_label]
-            for label in SLIDE_LABELS
-        }  # fmt: skip
-        if any(gallery.values()):
-            made["gallery"] = str(save_gallery(out / "gallery.png", gallery))
-    if settings.roi_figure:
-        order = sorted(rows, key=lambda r: SLIDE_LABELS.index(r.label) if r.label else -1, reverse=True)
-        for r in order:
-            if r.heatmap.slide_path.is_file():
-                try:
-                    with open_slide(r.heatmap.slide_path) as slide:
-                        thumbnail = slide.thumbnail(8.0)
-                        roi = detect_tissue(thumbnail, 8.0, slide_mpp=slide.mpp)
-                    made["roi"] = str(save_roi_figure(out / f"roi_{r.heatmap.name}.png", thumbnail, roi))
-                except (OSError, ValueError) as err:
-                    log.warning("no ROI figure for %s: %s", r.heatmap.slide_path, err)
-                break
-    return made
-
-
-# -- outputs -------------------------------------------------------------------------------------------------
-
-
-def _csv_text(header: list[str], lines: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(lines)
-    return buffer.getvalue()
-
-
-def _write_features(path: Path, rows: list[SlideRow]) -> None:
-    names = sorted(rows[0].features)
-    lines = [
-        [r.heatmap.slide, r.patient, r.part, r.label or ""] + [f"{r.features[n]:.6g}" for n in names] for r in rows
-    ]
-    write_text_atomic(path, _csv_text(["slide", "patient", "part", "label", *names], lines))
-
-
-def _write_predictions(path: Path, rows: list[SlideRow]) -> None:
-    header = ["slide", "patient", "part", "label", "label_source", "predicted", "out_of_fold"]
-    header += [f"p_{name}" for name in SLIDE_LABELS]
-    lines = []
-    for r in rows:
-        probs = [f"{v:.4f}" for v in r.proba] if r.proba is not None else [""] * len(SLIDE_LABELS)
-        lines.append([r.heatmap.slide, r.patient, r.part, r.label or "", r.label_source, r.predicted, r.oof, *probs])
-    write_text_atomic(path, _csv_text(header, lines))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def _markdown(report: dict[str, Any]) -> str:
-    lines = ["# Slide classification and pN staging", ""]
-    for part, title in (("test", "Held-out patients"), ("cv", "Out-of-fold (cross-validation grouped by patient)")):
-        if part not in report["slide"]:
-            continue
-        lines += [f"## {title}", ""]
-        if part in report["kappa"]:
-            lines += [f"Quadratic-weighted kappa (CAMELYON17): **{report['kappa'][part]:.4f}**", ""]
-        lines += ["Slides:", "", report["slide"][part]["table"], ""]
-        if part in report["patient"]:
-            lines += ["Patients:", "", report["patient"][part]["table"], ""]
-    det = report.get("detection", {})
-    if "froc" in det:
-        lines += ["## Detection (CAMELYON16 metrics)", "", f"FROC score {det['froc']:.4f} ({det['lesions']} lesions)"]
-        for key in ("auc_max_prob", "auc_classifier"):
-            if key in det:
-                lines.append(f"- slide ROC AUC ({key.removeprefix('auc_')}): {det[key]:.4f}")
-    return "\n".join(lines) + "\n"
-
-
-def _log_summary(report: dict[str, Any], out: Path) -> None:
-    for part in ("test", "cv"):
-        if part in report["kappa"]:
-            recall = report["slide"][part]["per_class"]
-            log.info(
-                "%s: kappa %.4f on %d patients; slide accuracy %.3f; recall negative %.2f itc %.2f micro %.2f "
-                "macro %.2f", part, report["kappa"][part], report["patient"][part]["n"],
-                report["slide"][part]["accuracy"], *(recall[k]["recall"] for k in SLIDE_LABELS),
-            )  # fmt: skip
-    det = report.get("detection", {})
-    if "froc" in det:
-        log.info("FROC %.4f (%d lesions); slide AUC %s", det["froc"], det["lesions"], det.get("auc_max_prob"))
-    log.info("report, pictures and submission in %s", out)
-
-
-def terminal_report(report: dict[str, Any], out: Path) -> str:
-    """The short report printed at the end: kappa, per-class slide accuracy, FROC, and where everything is."""
-    lines = ["", "=" * 78, "wsiseg stage: slide classification and pN staging", "=" * 78]
-    for part, title in (("test", "held-out patients"), ("cv", "out-of-fold, fitted patients")):
-        if part not in report["slide"]:
-            continue
-        slide = report["slide"][part]
-        if part in report["kappa"]:
-            n = report["patient"][part]["n"]
-            lines.append(f"{title}: kappa {report['kappa'][part]:.4f} over {n} patients (CAMELYON17, quadratic)")
-        else:
-            lines.append(f"{title}:")
-        recall = "  ".join(f"{k} {v['recall']:.2f} ({v['support']})" for k, v in slide["per_class"].items())
-        lines.append(f"  slide accuracy {slide['accuracy']:.3f}; recall per class (n): {recall}")
-    det = report.get("detection", {})
-    if "froc" in det:
-        auc = det.get("auc_classifier", det.get("auc_max_prob", float("nan")))
-        lines.append(f"detection: FROC {det['froc']:.3f} ({det['lesions']} lesions), slide ROC AUC {auc:.3f}")
-    lines.append("artefacts:")
-    names = {
-        "submission.csv": "submission (official format)", "predictions.csv": "slide predictions",
-        "features.csv": "features", "report.md": "report (tables)", "confusion_slide_test.png": "slide confusion",
-        "confusion_patient_test.png": "patient confusion", "confusion_slide_cv.png": "slide confusion (CV)",
-        "confusion_patient_cv.png": "patient confusion (CV)", "froc.png": "FROC curve", "gallery.png": "overlays",
-    }  # fmt: skip
-    for name, what in names.items():
-        if (out / name).is_file():
-            lines.append(f"  {what:<30} {out / name}")
-    if "roi" in report.get("pictures", {}):
-        lines.append(f"  {'tissue ROI figure':<30} {report['pictures']['roi']}")
-    training = report.get("training", {})
-    for key, what in (("checkpoint", "U-Net checkpoint"), ("tensorboard", "TensorBoard logs")):
-        if key in training:
-            lines.append(f"  {what:<30} {training[key]}")
-    if "tensorboard" in training:
-        lines.append(f"  watch training with: tensorboard --logdir {training['tensorboard']}")
-    return "\n".join(lines)
