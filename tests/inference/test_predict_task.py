@@ -129,3 +129,17 @@ def test_missing_checkpoint_fails_before_any_work(tmp_path, tiny_cohort):
     proc = cli(args(tmp_path / "nope.ckpt", tiny_cohort, tmp_path / "out"), tmp_path)
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr + proc.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_manifest_names_cannot_escape_the_output_folder(tiny_cohort, tiny_checkpoint, tmp_path):
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    shutil.copy(tiny_cohort / "centre_0" / "patient_000_node_0.tif", cohort / "a.tif")
+    (cohort / "manifest.csv").write_text(
+        "slide,path,annotation,dataset,patient,centre,label,mpp,lesions_mm\n"
+        "../../escaped.tif,a.tif,,camelyon17,p,0,negative,,\n"
+    )
+    out = tmp_path / "deep" / "er" / "out"
+    summary = run(compose_config("predict", [*args(tiny_checkpoint, cohort, out), "paths.output_dir=x"]))
+    assert summary.done == ["escaped"] and (out / "escaped.json").is_file()
+    assert [p for p in tmp_path.rglob("escaped*") if p.parent != out] == []  # nothing written anywhere else
