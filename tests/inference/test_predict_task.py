@@ -34,7 +34,7 @@ def cli(arguments, cwd, wait=True):
 @pytest.fixture(scope="module")
 def full_run(tiny_cohort, tiny_checkpoint, tmp_path_factory):
     out = tmp_path_factory.mktemp("full")
-    summary = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + ["paths.output_dir=x"]))
+    summary = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + [f"paths.output_dir={out}-run"]))
     return out, summary
 
 
@@ -54,7 +54,7 @@ def test_every_slide_gets_complete_outputs(full_run, tiny_cohort):
 
 def test_rerun_skips_finished_slides(full_run, tiny_checkpoint, tiny_cohort):
     out, _ = full_run
-    again = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + ["paths.output_dir=x"]))
+    again = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + [f"paths.output_dir={out}-run"]))
     assert again.done == [] and len(again.skipped) == len(find_slides(tiny_cohort))
 
 
@@ -81,8 +81,8 @@ def test_bad_slides_are_reported_and_the_others_go_on(tiny_cohort, tiny_checkpoi
     assert "no tissue" in summary["failed"]["blank"] and "inference.slide_mpp=" in summary["failed"]["no_mpp"]
     assert "FAILED truncated" in proc.stdout + proc.stderr
     # the remedy the message names: give the spacing by hand
-    fixed = run(compose_config("predict", [*args(tiny_checkpoint, folder / "no_mpp.tif", tmp_path / "fixed"),
-                                           "inference.slide_mpp=3.888", "paths.output_dir=x"]))  # fmt: skip
+    by_hand = [*args(tiny_checkpoint, folder / "no_mpp.tif", tmp_path / "fixed"), "inference.slide_mpp=3.888"]
+    fixed = run(compose_config("predict", [*by_hand, f"paths.output_dir={tmp_path}/run"]))
     assert fixed.done == ["no_mpp"] and not fixed.failed
 
 
@@ -104,7 +104,7 @@ def test_killed_run_leaves_nothing_that_looks_complete_and_resumes_identically(
             assert (out / name).is_file()
     pending = sorted({n for n, _ in find_slides(tiny_cohort)} - finished)[-1]
     (out / f".{pending}.heatmap.npy.deadbeef.part").write_bytes(b"half")  # as a kill mid-write leaves
-    resumed = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + ["paths.output_dir=x"]))
+    resumed = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + [f"paths.output_dir={out}-run"]))
     assert set(resumed.skipped) == finished and not resumed.failed
     assert len(resumed.done) + len(resumed.skipped) == len(find_slides(tiny_cohort))
     reference, _ = full_run
@@ -140,6 +140,6 @@ def test_manifest_names_cannot_escape_the_output_folder(tiny_cohort, tiny_checkp
         "../../escaped.tif,a.tif,,camelyon17,p,0,negative,,\n"
     )
     out = tmp_path / "deep" / "er" / "out"
-    summary = run(compose_config("predict", [*args(tiny_checkpoint, cohort, out), "paths.output_dir=x"]))
+    summary = run(compose_config("predict", [*args(tiny_checkpoint, cohort, out), f"paths.output_dir={tmp_path}/run"]))
     assert summary.done == ["escaped"] and (out / "escaped.json").is_file()
     assert [p for p in tmp_path.rglob("escaped*") if p.parent != out] == []  # nothing written anywhere else
