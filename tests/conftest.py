@@ -42,3 +42,26 @@ def tiny_cohort(tmp_path_factory, tiny_spec) -> Path:
     out = tmp_path_factory.mktemp("tiny_cohort")
     generate_cohort(tiny_spec, out, seed=0, workers=2)
     return out
+
+
+def _checkout_status() -> set[str] | None:
+    """``git status --porcelain`` lines of the checkout (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain"], capture_output=True, text=True, timeout=30, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(out.stdout.splitlines())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_stays_clean():
+    """Fail the session if tests leave files in the checkout (outputs belong under tmp_path)."""
+    before = _checkout_status()
+    yield
+    after = _checkout_status()
+    if before is not None and after is not None:
+        assert after <= before, f"tests wrote into the checkout: {sorted(after - before)}"
