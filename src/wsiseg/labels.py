@@ -27,7 +27,8 @@ PN_STAGES: tuple[PatientStage, ...] = get_args(PatientStage)
 NODES_PER_PATIENT = 5
 
 _PATIENT_RE = re.compile(r"^(patient_\d{3})\.zip$", re.IGNORECASE)
-_NODE_RE = re.compile(r"^(patient_\d{3})_node_(\d)\.tif$", re.IGNORECASE)
+#: A CAMELYON17 node slide name: group 1 the patient, group 2 the node (any case).
+NODE_RE = re.compile(r"^(patient_\d{3})_node_(\d)\.tif$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
                 raise LabelError(path, f"line {line}: duplicate row for {patient}")
             stages[patient] = _label(path, line, value, PN_STAGES, "pN stage")
             nodes.setdefault(patient, {})
-        elif m := _NODE_RE.match(name):
+        elif m := NODE_RE.match(name):
             patient, node = m.group(1).lower(), int(m.group(2))
             if node in nodes.get(patient, {}):
                 raise LabelError(path, f"line {line}: duplicate row for {name}")

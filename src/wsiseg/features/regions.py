@@ -79,9 +79,10 @@ def threshold_features(
     areas = np.bincount(labels.ravel())
     areas[0] = 0
     big_label = int(areas.argmax())
-    rows, cols = np.nonzero(np.any(labels == big_label, axis=1))[0], np.nonzero(np.any(labels == big_label, axis=0))[0]
+    biggest = labels == big_label
+    rows, cols = np.nonzero(biggest.any(axis=1))[0], np.nonzero(biggest.any(axis=0))[0]
     box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-    region = labels[box] == big_label
+    region = biggest[box]
     (big,) = regionprops(region.astype(np.uint8), intensity_image=heatmap[box])
     return out | {
         "largest_area_mm2": float(areas[big_label]) * mm_per_px**2,
@@ -89,7 +90,7 @@ def threshold_features(
         "largest_feret_mm": pixel_feret_diameter(region) * mm_per_px,
         "largest_mean_prob": float(big.intensity_mean),
         "largest_max_prob": float(big.intensity_max),
-        "negative_density": _negative_density(box, labels == big_label, mask, tissue, spec.neighbourhood_um / mpp),
+        "negative_density": _negative_density(box, biggest, mask, tissue, spec.neighbourhood_um / mpp),
     }
 
 

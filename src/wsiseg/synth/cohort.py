@@ -243,13 +243,14 @@ def generate_cohort(
     write_text_atomic(out_dir / "cohort.json", json.dumps({**record, "complete": False}, indent=2))
     patients, jobs = plan_cohort(spec, seed)
     rows = map_slides(render_slide, [(job, spec, out_dir) for job in jobs], workers, f"synth {spec.name}")
-    _write_manifest(out_dir / "manifest.csv", rows)
+    write_manifest(out_dir / "manifest.csv", rows)
     labels = write_stage_labels(out_dir / "stage_labels.csv", patients)
     write_text_atomic(out_dir / "cohort.json", json.dumps({**record, "complete": True, "slides": len(rows)}, indent=2))
     return labels
 
 
-def _write_manifest(path: Path, rows: list[dict[str, str]]) -> None:
+def write_manifest(path: Path, rows: list[dict[str, str]]) -> None:
+    """Write the cohort's ``manifest.csv`` (one row per slide, :data:`MANIFEST_FIELDS`), atomically."""
     with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, MANIFEST_FIELDS, lineterminator="\n")
         writer.writeheader()

@@ -7,7 +7,6 @@ positives, and the cohort files stage.py reads (``manifest.csv``, ``stage_labels
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +14,10 @@ import cv2
 import numpy as np
 
 from wsiseg.annotations import Annotation, write_asap_xml
-from wsiseg.atomic import atomic_path
 from wsiseg.inference import TileGrid, write_outputs
 from wsiseg.labels import PatientRecord, write_stage_labels
 from wsiseg.staging import stage_patients
-from wsiseg.synth.cohort import MANIFEST_FIELDS, node_labels, stage_quota
+from wsiseg.synth.cohort import node_labels, stage_quota, write_manifest
 from wsiseg.synth.spec import CAMELYON17_STAGE_COUNTS
 
 #: Lesion diameters (mm) drawn per label.
@@ -120,10 +118,7 @@ def write_heatmap_cohort(
         patient = slide.rsplit("_node_", 1)[0]
         rows.append({"slide": slide, "path": slide, "annotation": xml, "dataset": "camelyon17", "patient": patient,
                      "centre": "0", "label": label, "mpp": str(spec.slide_mpp), "lesions_mm": ""})  # fmt: skip
-    with atomic_path(cohort / "manifest.csv") as tmp, tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, MANIFEST_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_manifest(cohort / "manifest.csv", rows)
     patients: list[PatientRecord] = stage_patients(labels)
     write_stage_labels(cohort / "stage_labels.csv", patients)
     return heatmaps, cohort

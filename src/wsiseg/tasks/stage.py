@@ -14,7 +14,6 @@ Steps (see ``conf/stage.yaml``):
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,14 +37,22 @@ from wsiseg.evaluation import (
     slide_hits,
 )
 from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps, lesion_detections, load_heatmap
-from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, size_label, write_stage_labels
+from wsiseg.labels import (
+    NODE_RE,
+    PN_STAGES,
+    SLIDE_LABELS,
+    PatientRecord,
+    read_stage_labels,
+    size_label,
+    write_stage_labels,
+)
 from wsiseg.sampling import SlideRecord, SplitSpec, patient_split, read_cohort, select_training_slides
 from wsiseg.staging import stage_patients
 from wsiseg.tasks.instantiate import record_run
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
 
 log = logging.getLogger(__name__)
-_C17_NODE = re.compile(r"^(patient_\d{3})_node_\d\.tif$", re.IGNORECASE)
+CONFIG_KEY = "wsiseg_config"  # where ConfigInCheckpoint keeps the training config (no torch import here)
 DATAMODULE_KEY = "PatchDataModule"
 
 
@@ -83,7 +90,9 @@ def run(cfg: DictConfig) -> StageResult:
     record_run(cfg, out_dir, cfg.get("seed"))
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
     rows = _slide_rows(find_heatmaps(cfg.heatmaps), cfg)
-    _mark_holdout(rows, cfg.holdout, cfg.cohort)
+    checkpoint = _heatmaps_checkpoint(rows)
+    state = _load_checkpoint(checkpoint, required=cfg.holdout == "checkpoint")
+    _mark_holdout(rows, cfg.holdout, cfg.cohort, checkpoint, state)
     _add_features(rows, spec, cfg, out_dir)
     classifier, fit = _fit_classifier(rows, cfg, out_dir)
     _predict(classifier, rows, out_dir)
@@ -96,6 +105,7 @@ def run(cfg: DictConfig) -> StageResult:
         "submission": str(submission), "kappa": {}, "slide": {}, "patient": {},
     }  # fmt: skip
     _score(rows, cfg, out_dir, report)
+    report["training"] = _training_run(checkpoint, state)
     write_reports(report, out_dir)
     return StageResult(out_dir, submission, report["kappa"], report)
 
@@ -161,7 +171,6 @@ def _score(rows: list[SlideRow], cfg: DictConfig, out_dir: Path, report: dict[st
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
     report["detection"] = _detection_metrics(evaluated, cfg.froc, out_dir)
     report["pictures"] = save_pictures(evaluated, cfg.pictures, out_dir)
-    report["training"] = _training_run(rows)
 
 
 # -- inputs ------------------------------------------------------------------------------------------------
@@ -175,7 +184,7 @@ def _slide_rows(heatmaps: Sequence[HeatmapRecord], cfg: DictConfig) -> list[Slid
     rows = []
     for h in heatmaps:
         rec = records.get(h.slide)
-        match = _C17_NODE.match(h.slide)
+        match = NODE_RE.match(h.slide)
         patient = rec.patient if rec else match.group(1).lower() if match else Path(h.slide).stem
         row = SlideRow(h, patient)
         if rec is not None:
@@ -198,40 +207,66 @@ def _label_from_annotation(xml: Path, slide_mpp: float) -> str:
     return size_label(longest) if longest > 0 else "itc"
 
 
-def checkpoint_split(checkpoint: Path, cohort: str | Path | None) -> dict[str, str]:
+def _heatmaps_checkpoint(rows: list[SlideRow]) -> Path | None:
+    """The checkpoint that made every heatmap, when they name exactly one."""
+    checkpoints = {r.heatmap.checkpoint for r in rows} - {None}
+    return Path(checkpoints.pop()) if len(checkpoints) == 1 else None
+
+
+def _load_checkpoint(checkpoint: Path | None, required: bool) -> dict[str, Any] | None:
+    """The checkpoint's contents, loaded once and weights-only.
+
+    ``None`` when there is none, or when it is unreadable and not ``required``.
+    """
+    if checkpoint is None or not checkpoint.is_file():
+        return None
+    import torch  # only this path needs it
+
+    try:
+        return torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError) as err:
+        if required:
+            raise
+        log.warning("cannot read the checkpoint %s: %s", checkpoint, err)
+        return None
+
+
+def checkpoint_split(
+    checkpoint: Path, cohort: str | Path | None, state: dict[str, Any] | None = None
+) -> dict[str, str]:
     """The patient split the U-Net was trained with.
 
     Read from the checkpoint (``PatchDataModule.state_dict``); for a checkpoint without it, recomputed from
-    its stored data config over ``cohort``.
+    its stored data config over ``cohort``. ``state``: the checkpoint's contents when already loaded.
     """
-    import torch  # only this path needs it
-
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if state is None:
+        state = _load_checkpoint(checkpoint, required=True)
+    if state is None:
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     saved = (state.get(DATAMODULE_KEY) or {}).get("split")
     if saved:
         return dict(saved)
-    data = (state.get("wsiseg_config") or {}).get("data")
+    data = (state.get(CONFIG_KEY) or {}).get("data")
     if not data or cohort is None:
         raise ValueError(f"{checkpoint} records no patient split; run stage.py with holdout=none")
     records = select_training_slides(read_cohort(cohort), data["tumour_from"], data["normal_from"])
     return patient_split(records, SplitSpec(data["val_fraction"], data["test_fraction"], data["split_seed"]))
 
 
-def _mark_holdout(rows: list[SlideRow], holdout: str, cohort: str | None) -> None:
+def _mark_holdout(
+    rows: list[SlideRow], holdout: str, cohort: str | None, checkpoint: Path | None, state: dict[str, Any] | None
+) -> None:
     """Mark the slides of held-out patients (``holdout=checkpoint``) as ``test``."""
     if holdout == "none":
         return
     if holdout != "checkpoint":
         raise ValueError(f"holdout must be 'checkpoint' or 'none', got {holdout!r}")
-    checkpoints = {r.heatmap.checkpoint for r in rows} - {None}
-    if len(checkpoints) != 1:
-        raise ValueError(
-            f"holdout=checkpoint needs heatmaps from one checkpoint, found {sorted(checkpoints)}; use holdout=none"
-        )
-    checkpoint = Path(checkpoints.pop())
-    if not checkpoint.is_file():
+    if checkpoint is None:
+        found = sorted({r.heatmap.checkpoint for r in rows} - {None})
+        raise ValueError(f"holdout=checkpoint needs heatmaps from one checkpoint, found {found}; use holdout=none")
+    if state is None:
         raise FileNotFoundError(f"the heatmaps' checkpoint {checkpoint} is gone; use holdout=none")
-    split = checkpoint_split(checkpoint, cohort)
+    split = checkpoint_split(checkpoint, cohort, state)
     for row in rows:
         row.part = "test" if split.get(row.patient) == "test" else "fit"
     log.info(
@@ -241,22 +276,16 @@ def _mark_holdout(rows: list[SlideRow], holdout: str, cohort: str | None) -> Non
     )
 
 
-def _training_run(rows: list[SlideRow]) -> dict[str, str]:
+def _training_run(checkpoint: Path | None, state: dict[str, Any] | None) -> dict[str, str]:
     """The checkpoint behind the heatmaps and its TensorBoard folder, when they are known and still there."""
-    checkpoints = {r.heatmap.checkpoint for r in rows} - {None}
-    if len(checkpoints) != 1 or not Path(next(iter(checkpoints))).is_file():
+    if checkpoint is None or state is None:
         return {}
-    checkpoint = Path(checkpoints.pop())
     found = {"checkpoint": str(checkpoint)}
-    try:
-        from wsiseg.model import load_config_from_checkpoint  # torch: only here
-
-        tensorboard = (load_config_from_checkpoint(checkpoint).get("logger") or {}).get("tensorboard") or {}
-        folder = Path(str(tensorboard.get("save_dir", ""))) / str(tensorboard.get("name", ""))
-        if tensorboard and folder.is_dir():
-            found["tensorboard"] = str(folder)
-    except (KeyError, OSError, RuntimeError) as err:
-        log.warning("cannot read the training config of %s: %s", checkpoint, err)
+    config = state.get(CONFIG_KEY) or {}
+    tensorboard = (config.get("logger") or {}).get("tensorboard") or {}
+    folder = Path(str(tensorboard.get("save_dir", ""))) / str(tensorboard.get("name", ""))
+    if tensorboard and folder.is_dir():
+        found["tensorboard"] = str(folder)
     return found
 
 
@@ -271,7 +300,7 @@ def _reference_stages(cohort: str | None) -> Path | None:
 
 def _stage(labels: dict[str, str]) -> list[PatientRecord]:
     """Stage the CAMELYON17 patients that have all five node slides; warn about the others."""
-    nodes = {slide: label for slide, label in labels.items() if _C17_NODE.match(slide)}
+    nodes = {slide: label for slide, label in labels.items() if NODE_RE.match(slide)}
     complete, partial = [], []
     for patient in stage_patients(nodes):
         (complete if len(patient.nodes) == 5 else partial).append(patient)
