@@ -29,10 +29,10 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, find_slides, read_block
 from wsiseg.inference.plan import plan_task
+from wsiseg.model.checkpoint import spec_of_module
 from wsiseg.slide import open_slide
 from wsiseg.slide.writer import write_pyramid_tiff_from_array
 from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, load_model, predict_heatmaps
@@ -40,13 +40,14 @@ from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, load_model, predict_heatm
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def model_and_data_cfg(args) -> tuple[pl.LightningModule, dict]:
-    """The checkpoint's model, or the experiment's network with random weights."""
+def model_and_settings(args) -> tuple[pl.LightningModule, PredictSettings]:
+    """The checkpoint's model, or the experiment's network with random weights; settings at its resolution."""
     if args.checkpoint:
-        model, train_cfg = load_model(Path(args.checkpoint))
-        return model, train_cfg["data"]
+        model, spec = load_model(Path(args.checkpoint))
+        return model, PredictSettings.from_model(spec)
     cfg = train_config(args)
-    return instantiate(cfg.model).eval(), OmegaConf.to_container(cfg.data, resolve=True)
+    data = instantiate(cfg.data)
+    return instantiate(cfg.model).eval(), PredictSettings(model_mpp=data.input_mpp, tile=data.tile_size)
 
 
 def train_config(args):
@@ -141,8 +142,7 @@ def main() -> None:
     parser.add_argument("--fraction-size", type=int, default=16384, help="side of the 10%% / 100%% tissue slides")
     parser.add_argument("--camelyon", type=Path, help="a camelyon-preset slide for the peak-memory figure")
     args = parser.parse_args()
-    model, data_cfg = model_and_data_cfg(args)
-    settings = PredictSettings.from_training(data_cfg)
+    model, settings = model_and_settings(args)
     slides = find_slides(args.cohort)[: args.slides]
     results: dict = {"device": torch.cuda.get_device_name() if args.accelerator == "gpu" else "cpu",
                      "tile": settings.tile, "model_mpp": settings.model_mpp,
@@ -158,15 +158,15 @@ def main() -> None:
         tenth_s, _ = predict(model, pair[1:], settings, tmp / "tenth", args)
         results |= {"full_tissue_s": full_s, "tenth_tissue_s": tenth_s}
         if args.camelyon:
-            checkpoint = args.checkpoint or _random_checkpoint(model, args, tmp)
+            checkpoint = args.checkpoint or _random_checkpoint(model, settings, tmp)
             results["camelyon"] = camelyon_memory(args, Path(checkpoint), tmp)
     report(results)
 
 
-def _random_checkpoint(model, args, folder: Path) -> Path:
+def _random_checkpoint(model, settings: PredictSettings, folder: Path) -> Path:
     path = folder / "random.ckpt"
-    config = OmegaConf.to_container(train_config(args), resolve=True)
-    torch.save({"state_dict": model.state_dict(), "wsiseg_config": config}, path)
+    record = spec_of_module(model, settings.model_mpp, settings.tile).to_dict()
+    torch.save({"state_dict": model.state_dict(), "wsiseg_model": record}, path)
     return path
 
 

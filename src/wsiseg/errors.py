@@ -28,3 +28,7 @@ class AnnotationError(_FileError):
 
 class LabelError(_FileError):
     """A labels / submission CSV is malformed (unknown spelling, wrong node count, duplicates, ...)."""
+
+
+class CheckpointError(_FileError):
+    """A checkpoint is refused or unusable (pickled code, a network outside the allow-list, wrong weights, ...)."""

@@ -117,7 +117,9 @@ def test_ddp_predict_writes_each_slide_once(tiny_cohort, tiny_checkpoint, tmp_pa
     out = tmp_path / "out"
     proc = cli([*args(tiny_checkpoint, tiny_cohort, out), "trainer=ddp_cpu"], tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    ranks = [json.loads((out / f"summary-rank{r}.json").read_text())["done"] for r in (0, 1)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (out / f"summary-{summary['run']}.json").read_text() == (out / "summary.json").read_text()
+    ranks = summary["done_by_rank"]
     assert ranks[0] and ranks[1] and not set(ranks[0]) & set(ranks[1])
     assert sorted(ranks[0] + ranks[1]) == sorted(n for n, _ in find_slides(tiny_cohort))
     reference, _ = full_run

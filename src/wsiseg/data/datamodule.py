@@ -106,6 +106,16 @@ class PatchDataModule(pl.LightningDataModule):
         """Patient -> ``train`` / ``val`` / ``test``."""
         return patient_split(slides, self.split_spec)
 
+    @property
+    def input_mpp(self) -> float:
+        """um/px of the network input: patches read at ``magnification`` and resized to ``out_size``."""
+        return self.spec.mpp * self.spec.patch_size / self.spec.out_size
+
+    @property
+    def tile_size(self) -> int:
+        """Side of the network input in pixels (``out_size``)."""
+        return self.spec.out_size
+
     def cache_folder(self) -> Path:
         """The cache folder of this exact configuration."""
         return self._cache_plan()[2]

@@ -16,8 +16,10 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from wsiseg.inference.claims import ClaimingSampler, SlideClaims
 from wsiseg.inference.outputs import is_complete
 from wsiseg.inference.plan import PredictSettings, SlideTask, plan_or_error
+from wsiseg.locks import new_run_id, owner
 from wsiseg.parallel import SAFE_CONTEXT, map_slides
 from wsiseg.slide import Slide, open_slide
 
@@ -101,21 +103,27 @@ class PredictionData(pl.LightningDataModule):
         self.tasks: list[SlideTask] = []
         self.skipped: list[str] = []
         self.failed: dict[str, str] = {}
+        self.run_id = ""
+        self.claims: SlideClaims | None = None
 
     def shard(self, rank: int, world: int) -> list[tuple[str, Path]]:
         """This rank's slides: every ``world``-th slide, starting at ``rank``."""
         return self.slides[rank::world]
 
     def setup(self, stage: str | None = None) -> None:
-        """Plan this rank's unfinished slides (in parallel); failures are recorded, not raised."""
+        """Plan this rank's unfinished slides (in parallel); failures are recorded, not raised.
+
+        Slides are claimed later, one by one as their tiles are read (:class:`ClaimingSampler`), so runs that
+        share ``out_dir`` share its slides out between them.
+        """
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        run_id = new_run_id()
+        self.run_id = self.trainer.strategy.broadcast(run_id) if self.trainer else run_id  # one id for all ranks
+        self.claims = SlideClaims(self.out_dir, self.digests, owner(self.run_id, rank=rank))
         mine = self.shard(rank, world)
         done = {n for n, _ in mine if is_complete(self.out_dir, n, *self.digests)}
         todo = [(n, p) for n, p in mine if n not in done]
         self.skipped = [n for n, _ in mine if n in done]
-        for name, _ in todo:  # temporary files of a killed run
-            for stale in [*self.out_dir.glob(f".{name}.*.part"), *(self.out_dir / ".work").glob(f"{name}.*.npy")]:
-                stale.unlink(missing_ok=True)
         planned = map_slides(plan_or_error, [(n, p, self.settings) for n, p in todo], self.plan_workers, "plan slides")
         self.tasks = [t for t in planned if isinstance(t, SlideTask)]
         self.failed = {n: r for (n, _), r in zip(todo, planned, strict=True) if isinstance(r, str)}
@@ -125,6 +133,7 @@ class PredictionData(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """Blocks of tiles in slide order; ``batch_size=None``: a block is a batch."""
         dataset = BlockDataset(self.tasks, self.settings.backend)
+        sampler = ClaimingSampler([(t.name, len(t.blocks)) for t in self.tasks], self.claims)
         context = SAFE_CONTEXT if self.num_workers > 0 else None  # slides were opened here: never fork
-        return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers,
+        return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=self.num_workers,
                           multiprocessing_context=context)  # fmt: skip

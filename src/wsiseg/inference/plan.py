@@ -6,15 +6,19 @@ import glob
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from wsiseg.errors import SlideError, WsisegError
 from wsiseg.inference.grid import Blend, TileGrid, group_cores, make_grid, select_cores
-from wsiseg.sampling import magnification_mpp, read_cohort
+from wsiseg.sampling import read_cohort
 from wsiseg.slide import open_slide
 from wsiseg.tissue import tissue_roi
+
+if TYPE_CHECKING:  # the model stage imports torch; planning does not need it
+    from wsiseg.model.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif")
@@ -47,10 +51,9 @@ class PredictSettings:
     slide_mpp: float | None = None
 
     @classmethod
-    def from_training(cls, data_cfg: dict, **settings) -> PredictSettings:
-        """Settings at the resolution a model was trained at (its data config, from the checkpoint)."""
-        mpp = magnification_mpp(data_cfg["magnification"]) * data_cfg["patch_size"] / data_cfg["out_size"]
-        return cls(model_mpp=mpp, tile=int(data_cfg["out_size"]), **settings)
+    def from_model(cls, spec: ModelSpec, **settings) -> PredictSettings:
+        """Settings at the resolution and tile size a model was trained with (its checkpoint's record)."""
+        return cls(model_mpp=spec.input_mpp, tile=spec.tile_size, **settings)
 
 
 @dataclass(frozen=True)

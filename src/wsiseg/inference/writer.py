@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 class HeatmapWriter(BasePredictionWriter):
     """Accumulate each block's probabilities into memory-mapped sums, finish a slide at its last block.
 
-    Memory stays bounded by one block and the heatmap-sized accumulators live on disk (``.work/``), so it
-    does not grow with the slide. Each rank writes only its own slides.
+    Memory stays bounded by one block and the heatmap-sized accumulators live on disk (``.work/``, named
+    after the run and rank: private to it), so it does not grow with the slide. Each rank writes only the
+    slides it holds the claim of (see :mod:`wsiseg.inference.claims`) and gives the claim back once the
+    slide's outputs are written or it failed.
 
     Args:
         out_dir: output folder.
@@ -44,10 +46,13 @@ class HeatmapWriter(BasePredictionWriter):
         self._acc: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._progress: tqdm | None = None
         self._tiles, self._start = 0, 0.0
+        self._token = ""
+        self._data: PredictionData | None = None
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Start the progress bar (slides done, tiles/s)."""
         data: PredictionData = trainer.datamodule
+        self._data, self._token = data, f"{data.run_id}-r{trainer.global_rank}"
         self.work.mkdir(parents=True, exist_ok=True)
         self._progress = tqdm(total=len(data.tasks), desc=f"predict [rank {trainer.global_rank}]", unit="slide")
         self._start = time.perf_counter()
@@ -72,7 +77,7 @@ class HeatmapWriter(BasePredictionWriter):
         if index not in self._acc:
             shape = task.grid.heatmap_hw
             self._acc[index] = tuple(
-                np.lib.format.open_memmap(self.work / f"{task.name}.{part}.npy", "w+", np.float32, shape)
+                np.lib.format.open_memmap(self._work_file(task, part), "w+", np.float32, shape)
                 for part in ("sum", "weight")
             )
         return self._acc[index]
@@ -109,20 +114,27 @@ class HeatmapWriter(BasePredictionWriter):
         del total, weight
         self._drop_work(task)
         self.done.append(task.name)
+        self._data.claims.release(task.name)
 
     def _fail(self, index: int, task: SlideTask, error: str) -> None:
         log.error("%s: %s", task.name, error)
         self.failed[task.name] = error
         self._acc.pop(index, None)
         self._drop_work(task)
+        self._data.claims.release(task.name)
+
+    def _work_file(self, task: SlideTask, part: str) -> Path:
+        return self.work / f"{task.name}.{self._token}.{part}.npy"
 
     def _drop_work(self, task: SlideTask) -> None:
         for part in ("sum", "weight"):
-            (self.work / f"{task.name}.{part}.npy").unlink(missing_ok=True)
+            self._work_file(task, part).unlink(missing_ok=True)
 
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Close the progress bar and remove the scratch folder when it is empty."""
+        """Close the progress bar, give back any claim still held, remove the scratch folder when empty."""
         if self._progress is not None:
             self._progress.close()
-        if self.work.is_dir() and not any(self.work.iterdir()):
-            shutil.rmtree(self.work, ignore_errors=True)
+        if self._data is not None and self._data.claims is not None:
+            self._data.claims.release_all()
+        with contextlib.suppress(OSError):  # another run may still be working in it
+            self.work.rmdir()

@@ -2,21 +2,30 @@
 
 :class:`UNet` is the network (64 channels, depth 4, batch norm and dropout in the paper),
 :class:`SegmentationModule` trains and applies it on dict batches of [0, 1] images, and the callbacks log
-prediction pictures and keep the run config inside checkpoints for the prediction stage.
+prediction pictures and keep a model record (plain values) inside checkpoints, from which :func:`load_model`
+rebuilds the module for the prediction stage without running anything read from the file.
 """
 
 from __future__ import annotations
 
 from wsiseg.model.callbacks import ConfigInCheckpoint, PredictionGridLogger, load_config_from_checkpoint
+from wsiseg.model.checkpoint import checkpoint_spec, load_model, read_checkpoint
 from wsiseg.model.losses import BCEDiceLoss
 from wsiseg.model.module import SegmentationModule
+from wsiseg.model.spec import NETWORKS, ModelSpec, register_network
 from wsiseg.model.unet import UNet
 
 __all__ = [
+    "NETWORKS",
     "BCEDiceLoss",
     "ConfigInCheckpoint",
+    "ModelSpec",
     "PredictionGridLogger",
     "SegmentationModule",
     "UNet",
+    "checkpoint_spec",
     "load_config_from_checkpoint",
+    "load_model",
+    "read_checkpoint",
+    "register_network",
 ]

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from wsiseg.model.checkpoint import read_checkpoint, spec_of_run
 from wsiseg.model.grid import prediction_grid
 from wsiseg.model.plain import find_non_plain
+from wsiseg.model.spec import CONFIG_KEY, MODEL_KEY
 
-CONFIG_KEY = "wsiseg_config"
 PROVENANCE_KEY = "wsiseg_provenance"
 
 
@@ -54,21 +54,34 @@ class PredictionGridLogger(pl.Callback):
 
 
 class ConfigInCheckpoint(pl.Callback):
-    """Store the resolved run config in every checkpoint under ``"wsiseg_config"``.
+    """Store the model record, the resolved run config and the run record in every checkpoint.
 
-    Later stages (prediction) rebuild the network and learn the training resolution from the checkpoint
-    alone, with :func:`load_config_from_checkpoint`. Callback hooks do not run for checkpoints saved with
-    ``ModelCheckpoint(save_weights_only=True)``, so those checkpoints lack the config.
+    - ``"wsiseg_model"``: the :class:`~wsiseg.model.spec.ModelSpec` (network name and arguments, input
+      resolution, tile size, patient split) from which :func:`~wsiseg.model.load_model` rebuilds the module;
+    - ``"wsiseg_config"``: the resolved config, for people and provenance (never instantiated from the file);
+    - ``"wsiseg_provenance"``: versions, git revision, seed.
+
+    Callback hooks do not run for checkpoints saved with ``ModelCheckpoint(save_weights_only=True)``, so those
+    checkpoints lack all three.
 
     Args:
         config: The resolved config as plain python values (e.g. ``OmegaConf.to_container(cfg, resolve=True)``).
         provenance: The run record (:func:`wsiseg.provenance.run_record`), stored as ``"wsiseg_provenance"``.
+        input_mpp: um/px of the network input, when the trainer's datamodule does not tell
+            (a :class:`~wsiseg.data.PatchDataModule` does).
+        tile_size: Network input side in pixels, likewise.
 
     Raises:
         TypeError: If ``config`` is not a dict of plain values (needed for ``weights_only`` loading).
     """
 
-    def __init__(self, config: dict[str, Any], provenance: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        provenance: dict[str, Any] | None = None,
+        input_mpp: float | None = None,
+        tile_size: int | None = None,
+    ) -> None:
         if not isinstance(config, dict):
             raise TypeError(f"config must be a plain dict, got {type(config).__name__}")
         bad = find_non_plain(config)
@@ -76,29 +89,34 @@ class ConfigInCheckpoint(pl.Callback):
             raise TypeError(f"config must hold plain python values only (resolve it first); found {bad}")
         self.config = config
         self.provenance = provenance
+        self.given = {"input_mpp": input_mpp, "tile_size": tile_size}
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        """Add the config (and the run record: versions, git revision, seed) to the checkpoint dict."""
+        """Add the model record, the config and the run record (versions, git revision, seed)."""
+        spec = spec_of_run(trainer, pl_module, **self.given)
+        if spec is not None:
+            checkpoint[MODEL_KEY] = spec.to_dict()
         checkpoint[CONFIG_KEY] = self.config
         if self.provenance is not None:
             checkpoint[PROVENANCE_KEY] = self.provenance
 
 
 def load_config_from_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read the run config stored by :class:`ConfigInCheckpoint`, loading with ``weights_only=True``.
+    """Read the run config stored by :class:`ConfigInCheckpoint` (weights-only load), for reading only.
 
     Args:
         path: A Lightning checkpoint file.
 
     Returns:
-        The config dict.
+        The config dict. Rebuild a network with :func:`~wsiseg.model.load_model`, never from this config.
 
     Raises:
         KeyError: If the checkpoint has no stored config.
+        CheckpointError: If it is not a weights-only checkpoint (see :func:`~wsiseg.model.read_checkpoint`).
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = read_checkpoint(path)
     if CONFIG_KEY not in checkpoint:
         raise KeyError(f"{path} has no {CONFIG_KEY!r}; was it saved with ConfigInCheckpoint (and not weights-only)?")
     return checkpoint[CONFIG_KEY]

@@ -32,7 +32,8 @@ class SegmentationModule(pl.LightningModule):
 
     Args:
         net: Network mapping normalised images (B, 3, H, W) to logits (B, 1, H, W).
-        optimizer: Optimizer factory called as ``optimizer(params=...)`` (e.g. a Hydra ``_partial_``).
+        optimizer: Optimizer factory called as ``optimizer(params=...)`` (e.g. a Hydra ``_partial_``); ``None``
+            for a module that only predicts (see :func:`wsiseg.model.load_model`).
         scheduler: Optional LR scheduler factory called as ``scheduler(optimizer=...)``, stepped every epoch.
         loss: Loss on (logits, mask); default :class:`BCEDiceLoss` (plain BCE).
         threshold: Probability threshold of the Dice / IoU metrics.
@@ -46,7 +47,7 @@ class SegmentationModule(pl.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        optimizer: Callable[..., torch.optim.Optimizer],
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., LRScheduler] | None = None,
         loss: nn.Module | None = None,
         threshold: float = 0.5,
@@ -152,6 +153,8 @@ class SegmentationModule(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         """Complete the optimizer (and scheduler) factories with this module's parameters."""
+        if self.hparams.optimizer is None:
+            raise ValueError("this module has no optimizer (rebuilt for prediction?); pass one to train it")
         optimizer = self.hparams.optimizer(params=self.parameters())
         if self.hparams.scheduler is None:
             return {"optimizer": optimizer}

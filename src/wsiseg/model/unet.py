@@ -95,6 +95,11 @@ class UNet(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.depth = depth
+        #: The constructor's arguments, stored in checkpoints to rebuild the network (plain values).
+        self.init_kwargs = dict(
+            in_channels=in_channels, num_classes=num_classes, base_width=base_width, depth=depth,
+            batch_norm=batch_norm, dropout=dropout, bilinear=bilinear,
+        )  # fmt: skip
         widths = [base_width * 2**i for i in range(depth + 1)]
         self.encoder = nn.ModuleList(
             [self._stage(in_channels, widths[0], batch_norm, dropout if depth == 1 else 0.0, pool=False)]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -21,7 +22,7 @@ from wsiseg.inference import (
     find_slides,
     settings_digest,
 )
-from wsiseg.model import load_config_from_checkpoint
+from wsiseg.model import load_model
 from wsiseg.provenance import run_record
 from wsiseg.tasks.instantiate import record_run
 
@@ -30,38 +31,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PredictSummary:
-    """Slides predicted now, skipped (already complete) and failed (name -> reason)."""
+    """One run's slides: predicted now, skipped, left to another run, failed.
+
+    ``skipped``: already complete; ``elsewhere``: being predicted by another run sharing the folder (name ->
+    that run); ``failed``: name -> reason.
+    """
 
     out_dir: Path
     done: list[str]
     skipped: list[str]
     failed: dict[str, str]
-
-
-def load_model(checkpoint: Path, channels_last: bool | None = None) -> tuple[pl.LightningModule, dict]:
-    """Rebuild the trained module from its checkpoint alone (config stored in it, weights-only load).
-
-    Args:
-        checkpoint: a ``train.py`` checkpoint.
-        channels_last: run in channels-last memory format (faster on GPUs); ``None`` keeps the training choice.
-    """
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-    train_cfg = load_config_from_checkpoint(checkpoint)
-    model_cfg = dict(train_cfg["model"])
-    if channels_last is not None:
-        model_cfg["channels_last"] = channels_last
-    model = instantiate(model_cfg)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["state_dict"])
-    return model.eval(), train_cfg
+    elsewhere: dict[str, str] = field(default_factory=dict)
+    run_id: str = ""
 
 
 def run(cfg: DictConfig) -> PredictSummary:
     """Predict heatmaps for ``cfg.slides`` with ``cfg.ckpt_path`` (see ``conf/predict.yaml``)."""
     checkpoint = Path(cfg.ckpt_path)
-    model, train_cfg = load_model(checkpoint, cfg.get("channels_last"))
-    settings = PredictSettings.from_training(train_cfg["data"], **instantiate(cfg.inference, _convert_="all"))
+    model, spec = load_model(checkpoint, cfg.get("channels_last"))  # from the checkpoint's record, never its code
+    settings = PredictSettings.from_model(spec, **instantiate(cfg.inference, _convert_="all"))
     slides = find_slides(cfg.slides)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -90,32 +78,52 @@ PREDICT_TRAINER_ARGS = {
 def predict_heatmaps(
     trainer: pl.Trainer, model: pl.LightningModule, data: PredictionData, writer: HeatmapWriter
 ) -> PredictSummary:
-    """Run ``trainer.predict`` (``writer`` among its callbacks); each rank reports, rank 0 merges the reports."""
+    """Run ``trainer.predict`` (``writer`` among its callbacks); each rank reports, rank 0 merges the reports.
+
+    Reports are this run's own files (``.runs/<run>/rank<r>.json``, merged into ``summary-<run>.json``;
+    ``summary.json`` is a copy of the latest run's), so runs sharing the folder never overwrite each other's.
+    """
     trainer.predict(model, datamodule=data, return_predictions=False)
-    part = {"done": writer.done, "skipped": data.skipped, "failed": {**data.failed, **writer.failed}}
-    write_text_atomic(data.out_dir / f"summary-rank{trainer.global_rank}.json", json.dumps(part, indent=2))
+    claims = data.claims
+    part = {
+        "done": writer.done, "skipped": data.skipped + claims.finished_elsewhere, "elsewhere": claims.elsewhere,
+        "failed": {**data.failed, **writer.failed},
+    }  # fmt: skip
+    write_text_atomic(_part_path(data.out_dir, data.run_id, trainer.global_rank), json.dumps(part, indent=2))
     trainer.strategy.barrier()
-    return _summarise(data.out_dir, trainer.world_size, trainer.is_global_zero)
+    return _summarise(data.out_dir, data.run_id, trainer.world_size, trainer.is_global_zero)
 
 
-def _summarise(out_dir: Path, world: int, report: bool) -> PredictSummary:
-    done, skipped, failed = [], [], {}
+def _part_path(out_dir: Path, run_id: str, rank: int) -> Path:
+    return out_dir / ".runs" / run_id / f"rank{rank}.json"
+
+
+def _summarise(out_dir: Path, run_id: str, world: int, report: bool) -> PredictSummary:
+    merged: dict = {"run": run_id, "done": [], "skipped": [], "elsewhere": {}, "failed": {}, "done_by_rank": []}
     for rank in range(world):
-        part = json.loads((out_dir / f"summary-rank{rank}.json").read_text())
-        done += part["done"]
-        skipped += part["skipped"]
-        failed.update(part["failed"])
+        part = json.loads(_part_path(out_dir, run_id, rank).read_text())
+        merged["done"] += part["done"]
+        merged["done_by_rank"].append(part["done"])
+        merged["skipped"] += part["skipped"]
+        merged["elsewhere"].update(part["elsewhere"])
+        merged["failed"].update(part["failed"])
     if report:
-        (out_dir / "summary.json").write_text(
-            json.dumps({"done": done, "skipped": skipped, "failed": failed}, indent=2)
-        )
-        log.info(
-            "predicted %d slides, skipped %d already done, %d failed -> %s",
-            len(done),
-            len(skipped),
-            len(failed),
-            out_dir,
-        )
-        for name, reason in failed.items():
-            log.error("FAILED %s: %s", name, reason)
-    return PredictSummary(out_dir, done, skipped, failed)
+        text = json.dumps(merged, indent=2)
+        write_text_atomic(out_dir / f"summary-{run_id}.json", text)
+        write_text_atomic(out_dir / "summary.json", text)
+        shutil.rmtree(out_dir / ".runs" / run_id, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (out_dir / ".runs").rmdir()
+        _log_summary(out_dir, merged)
+    return PredictSummary(out_dir, merged["done"], merged["skipped"], merged["failed"], merged["elsewhere"], run_id)
+
+
+def _log_summary(out_dir: Path, merged: dict) -> None:
+    log.info("predicted %d slides, skipped %d already done, %d failed -> %s", len(merged["done"]),
+             len(merged["skipped"]), len(merged["failed"]), out_dir)  # fmt: skip
+    if merged["elsewhere"]:
+        runs = sorted(set(merged["elsewhere"].values()))
+        log.warning("%d slides were being predicted by other runs sharing %s and were left to them: %s",
+                    len(merged["elsewhere"]), out_dir, "; ".join(runs[:3]))  # fmt: skip
+    for name, reason in merged["failed"].items():
+        log.error("FAILED %s: %s", name, reason)

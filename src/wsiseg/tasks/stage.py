@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 from wsiseg.annotations import read_asap_xml, tumor_mask
 from wsiseg.annotations.geometry import max_feret_diameter
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
+from wsiseg.errors import CheckpointError
 from wsiseg.evaluation import (
     camelyon17_kappa,
     class_report,
@@ -52,8 +53,6 @@ from wsiseg.tasks.instantiate import record_run
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
 
 log = logging.getLogger(__name__)
-CONFIG_KEY = "wsiseg_config"  # where ConfigInCheckpoint keeps the training config (no torch import here)
-DATAMODULE_KEY = "PatchDataModule"
 
 
 @dataclass
@@ -214,21 +213,23 @@ def _heatmaps_checkpoint(rows: list[SlideRow]) -> Path | None:
 
 
 def _load_checkpoint(checkpoint: Path | None, required: bool) -> dict[str, Any] | None:
-    """The checkpoint's contents, loaded once and weights-only.
+    """The checkpoint's contents, loaded once, weights-only, with its model record checked.
 
-    ``None`` when there is none, or when it is unreadable and not ``required``.
+    ``None`` when there is none, or when it is unreadable or refused and not ``required``.
     """
     if checkpoint is None or not checkpoint.is_file():
         return None
-    import torch  # only this path needs it
+    from wsiseg.model.checkpoint import read_checkpoint, stored_split  # torch: only this path needs it
 
     try:
-        return torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as err:
+        state = read_checkpoint(checkpoint)
+        stored_split(state, checkpoint)  # a crafted record is refused here, before anything is used
+    except CheckpointError as err:
         if required:
             raise
-        log.warning("cannot read the checkpoint %s: %s", checkpoint, err)
+        log.warning("not using the checkpoint: %s", err)
         return None
+    return state
 
 
 def checkpoint_split(
@@ -236,18 +237,27 @@ def checkpoint_split(
 ) -> dict[str, str]:
     """The patient split the U-Net was trained with.
 
-    Read from the checkpoint (``PatchDataModule.state_dict``); for a checkpoint without it, recomputed from
-    its stored data config over ``cohort``. ``state``: the checkpoint's contents when already loaded.
+    Read from the checkpoint's record (or ``PatchDataModule.state_dict`` of older checkpoints); for a
+    checkpoint with neither, recomputed from its stored data config over ``cohort``. ``state``: the
+    checkpoint's contents when already loaded.
+
+    Raises:
+        FileNotFoundError: No such checkpoint.
+        CheckpointError: The checkpoint is refused (pickled objects, a crafted model record).
+        ValueError: It records no split and none can be recomputed.
     """
+    from wsiseg.model.checkpoint import stored_split
+
     if state is None:
         state = _load_checkpoint(checkpoint, required=True)
     if state is None:
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-    saved = (state.get(DATAMODULE_KEY) or {}).get("split")
+    saved = stored_split(state, checkpoint)
     if saved:
-        return dict(saved)
-    data = (state.get(CONFIG_KEY) or {}).get("data")
-    if not data or cohort is None:
+        return saved
+    config = state.get("wsiseg_config")
+    data = config.get("data") if isinstance(config, dict) else None
+    if not isinstance(data, dict) or cohort is None:
         raise ValueError(f"{checkpoint} records no patient split; run stage.py with holdout=none")
     records = select_training_slides(read_cohort(cohort), data["tumour_from"], data["normal_from"])
     return patient_split(records, SplitSpec(data["val_fraction"], data["test_fraction"], data["split_seed"]))
@@ -280,13 +290,10 @@ def _training_run(checkpoint: Path | None, state: dict[str, Any] | None) -> dict
     """The checkpoint behind the heatmaps and its TensorBoard folder, when they are known and still there."""
     if checkpoint is None or state is None:
         return {}
-    found = {"checkpoint": str(checkpoint)}
-    config = state.get(CONFIG_KEY) or {}
-    tensorboard = (config.get("logger") or {}).get("tensorboard") or {}
-    folder = Path(str(tensorboard.get("save_dir", ""))) / str(tensorboard.get("name", ""))
-    if tensorboard and folder.is_dir():
-        found["tensorboard"] = str(folder)
-    return found
+    from wsiseg.model.checkpoint import tensorboard_folder
+
+    folder = tensorboard_folder(state)
+    return {"checkpoint": str(checkpoint)} | ({"tensorboard": str(folder)} if folder else {})
 
 
 def _reference_stages(cohort: str | None) -> Path | None:
