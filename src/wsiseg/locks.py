@@ -102,24 +102,28 @@ def holder(path: str | Path) -> dict[str, Any] | None:
         return None
 
 
-def claim(path: str | Path, who: dict[str, Any], what: str) -> Claim:
-    """Claim ``path``, waiting for another holder to finish (logged once, naming the holder and ``what``)."""
+def claim(path: str | Path, who: dict[str, Any], what: str, level: int = logging.WARNING) -> Claim:
+    """Claim ``path``, waiting for another holder to finish.
+
+    The wait is logged once at ``level``, naming the holder and ``what`` it is making.
+    """
     got = try_claim(path, who)
     if got is not None:
         return got
-    log.warning("waiting for %s, which is building %s", describe(holder(path)), what)
-    start = time.monotonic()
+    log.log(level, "waiting for %s, which is making %s", describe(holder(path)), what)
+    start, pause = time.monotonic(), 0.01
     while got is None:
-        time.sleep(0.2)
+        time.sleep(pause)
+        pause = min(2 * pause, 0.5)
         got = try_claim(path, who)
-    log.info("%s is free after %.0f s", what, time.monotonic() - start)
+    log.log(level, "%s is free after %.1f s", what, time.monotonic() - start)
     return got
 
 
 @contextlib.contextmanager
-def claimed(path: str | Path, who: dict[str, Any], what: str) -> Iterator[Claim]:
+def claimed(path: str | Path, who: dict[str, Any], what: str, level: int = logging.WARNING) -> Iterator[Claim]:
     """Hold a :func:`claim` (waiting for it if need be) for the duration of a ``with`` block."""
-    held = claim(path, who, what)
+    held = claim(path, who, what, level)
     try:
         yield held
     finally:

@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 
 import numpy as np
@@ -94,3 +95,57 @@ def test_state_dict_carries_the_split_and_refuses_another(prepared):
     other[patient] = "val" if other[patient] == "train" else "train"
     with pytest.raises(RuntimeError, match="another patient split"):
         prepared.load_state_dict({"split": other})
+
+
+BUILD = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stdout)
+from tests.data.test_datamodule import make_dm
+make_dm(sys.argv[1], sys.argv[2]).prepare_data()
+"""
+
+
+def test_concurrent_runs_build_one_cache_once(tiny_cohort, tmp_path, prepared):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    stale = tmp_path / "shared" / f".{prepared.cache.folder.name}.build-20250101-000000-dead00"
+    stale.mkdir(parents=True)  # what a killed build leaves: removed by the run that holds the claim next
+    command = [sys.executable, "-c", BUILD, str(tiny_cohort), str(tmp_path / "shared")]
+    procs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(3)]  # fmt: skip
+    logs = [proc.communicate(timeout=600)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], logs
+    built = [log for log in logs if "extract patches" in log]
+    assert len(built) == 1  # one run built it; the others waited for it, then reused it
+    assert all("reusing patch cache" in log for log in logs if log not in built)
+    (folder,) = [p for p in (tmp_path / "shared").iterdir() if p.is_dir()]  # no private build folder is left
+    assert not stale.exists()
+    reference = prepared.cache
+    assert folder.name == reference.folder.name
+    for name in ("images.npy", "masks.npy", "index.csv", "meta.json"):
+        assert (folder / name).read_bytes() == (reference.folder / name).read_bytes(), name
+
+
+def test_a_run_waits_for_the_builder_and_reuses_its_cache(tiny_cohort, tmp_path, caplog):
+    import threading
+
+    from wsiseg.data.cache import build_lock
+    from wsiseg.locks import owner, try_claim
+
+    dm, waiter = make_dm(tiny_cohort, tmp_path), make_dm(tiny_cohort, tmp_path)
+    slides, split_of, folder, key = dm._cache_plan()
+    held = try_claim(build_lock(folder), owner("builder"))
+    with caplog.at_level(logging.INFO):
+        thread = threading.Thread(target=waiter.prepare_data)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive() and not folder.exists()  # waiting, not building beside the holder
+        dm._build(slides, split_of, folder, key)
+        held.release()
+        thread.join(60)
+    assert not thread.is_alive() and open_cache(folder, key) is not None
+    assert "waiting for run builder" in caplog.text and "built by another run meanwhile" in caplog.text

@@ -54,3 +54,39 @@ def test_features_are_the_same_in_one_process_or_two(heatmaps):
     one, _ = compute_features(records, FeatureSpec(), None, workers=1)
     two, _ = compute_features(records * 2, FeatureSpec(), None, workers=2)  # 20 jobs: really in 2 processes
     assert two[: len(records)] == one and two[len(records) :] == one
+
+
+RACE = """
+import json, sys, time
+from pathlib import Path
+from wsiseg.features import FeatureSpec, compute_features, find_heatmaps
+records = find_heatmaps(sys.argv[1])
+print("ready", flush=True)
+while not Path(sys.argv[3]).exists():
+    time.sleep(0.005)
+features, hits = compute_features(records, FeatureSpec(), sys.argv[2], workers=1)
+print(json.dumps({"hits": hits, "features": features}))
+"""
+
+
+@pytest.mark.parametrize("runs", [2, 3])
+def test_concurrent_runs_compute_each_entry_once(heatmaps, tmp_path, runs):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    records = find_heatmaps(heatmaps)
+    reference, _ = compute_features(records, FeatureSpec(), None, workers=1)
+    go = tmp_path / "go"
+    command = [sys.executable, "-c", RACE, str(heatmaps), str(tmp_path / "cache"), str(go)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True) for _ in range(runs)]
+    assert all(proc.stdout.readline().strip() == "ready" for proc in procs)
+    go.touch()  # all start together: they contend for the same entries
+    results = [json.loads(proc.communicate(timeout=300)[0]) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * runs
+    computed = sum(len(records) - r["hits"] for r in results)
+    assert computed == len(records)  # each entry computed by exactly one run, read by the others
+    assert all(r["features"] == reference for r in results)

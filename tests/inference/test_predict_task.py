@@ -1,4 +1,5 @@
-"""predict.py end to end: per-slide errors, resume after SIGKILL, atomic outputs, DDP with 2 CPU processes."""
+"""predict.py end to end: per-slide errors, resume after SIGKILL, atomic outputs, DDP with 2 CPU processes,
+runs sharing one output folder."""
 
 import json
 import os
@@ -14,6 +15,8 @@ import tifffile
 
 from tests.conftest import REPO, compose_config
 from wsiseg.inference import find_slides
+from wsiseg.inference.claims import lock_path
+from wsiseg.locks import owner, try_claim
 from wsiseg.slide.writer import write_pyramid_tiff_from_array
 from wsiseg.tasks.predict import run
 
@@ -145,3 +148,47 @@ def test_manifest_names_cannot_escape_the_output_folder(tiny_cohort, tiny_checkp
     summary = run(compose_config("predict", [*args(tiny_checkpoint, cohort, out), f"paths.output_dir={tmp_path}/run"]))
     assert summary.done == ["escaped"] and (out / "escaped.json").is_file()
     assert [p for p in tmp_path.rglob("escaped*") if p.parent != out] == []  # nothing written anywhere else
+
+
+def test_a_slide_another_live_run_holds_is_left_to_it(tiny_cohort, tiny_checkpoint, tmp_path, full_run):
+    out, names = tmp_path / "out", sorted(n for n, _ in find_slides(tiny_cohort))
+    held, stale = names[0], names[1]
+    (out / ".work").mkdir(parents=True)
+    theirs = out / ".work" / f"{held}.20260101-000000-aaaaaa-r0.sum.npy"  # the live run's accumulator
+    theirs.write_bytes(b"their partial sums")
+    dead = out / ".work" / f"{stale}.20250101-000000-bbbbbb-r0.sum.npy"  # a killed run's
+    dead.write_bytes(b"stale")
+    claim = try_claim(lock_path(out, held), owner("20260101-000000-aaaaaa"))
+    first = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + [f"paths.output_dir={out}-1"]))
+    assert list(first.elsewhere) == [held] and first.elsewhere[held].startswith("run 20260101-000000-aaaaaa (pid")
+    assert sorted(first.done) == names[1:] and not (out / f"{held}.json").exists()
+    assert theirs.read_bytes() == b"their partial sums" and not dead.exists()  # only what was claimed is cleaned
+    claim.release()
+    second = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + [f"paths.output_dir={out}-2"]))
+    assert second.done == [held] and sorted(second.skipped) == names[1:] and not second.elsewhere
+    reference, _ = full_run
+    assert np.array_equal(np.load(out / f"{held}.heatmap.npy"), np.load(reference / f"{held}.heatmap.npy"))
+    summaries = sorted(out.glob("summary-*.json"))  # one per run: neither overwrote the other's
+    assert [json.loads(p.read_text())["run"] for p in summaries] == [first.run_id, second.run_id]
+
+
+@pytest.mark.parametrize("runs", [2, 3])
+def test_concurrent_runs_on_one_folder_predict_each_slide_once(runs, tiny_cohort, tiny_checkpoint, tmp_path, full_run):
+    out, names = tmp_path / "out", sorted(n for n, _ in find_slides(tiny_cohort))
+    folders = [tmp_path / f"job{i}" for i in range(runs)]
+    for folder in folders:
+        folder.mkdir()
+    procs = [cli(args(tiny_checkpoint, tiny_cohort, out), folder, wait=False) for folder in folders]
+    logs = [proc.communicate(timeout=900)[0] for proc in procs]
+    for proc, text in zip(procs, logs, strict=True):
+        assert proc.returncode == 0, text[-3000:]  # not < 0 either: no run died of a signal
+    summaries = [json.loads(p.read_text()) for p in out.glob("summary-*.json")]
+    assert len(summaries) == runs
+    done = [name for s in summaries for name in s["done"]]
+    assert sorted(done) == names  # every slide predicted, and exactly once
+    for s in summaries:
+        assert sorted(s["done"] + s["skipped"] + list(s["elsewhere"])) == names and not s["failed"]
+    reference, _ = full_run
+    for name in names:
+        assert np.array_equal(np.load(out / f"{name}.heatmap.npy"), np.load(reference / f"{name}.heatmap.npy")), name
+    assert not list(out.glob(".*.part")) and not (out / ".work").exists() and not (out / ".runs").exists()

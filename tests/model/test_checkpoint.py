@@ -117,7 +117,10 @@ def test_trusted_targets_are_decided_from_the_string_alone() -> None:
         assert not trusted_target(target), target
     tree = {"_target_": "wsiseg.model.SegmentationModule", "net": {"_target_": "os.truncate"},
             "extra": [{"_target_": "builtins.exec"}]}  # fmt: skip
-    assert untrusted_targets(tree) == ["model.net._target_ = 'os.truncate'", "model.extra[0]._target_ = 'builtins.exec'"]
+    assert untrusted_targets(tree) == [
+        "model.net._target_ = 'os.truncate'",
+        "model.extra[0]._target_ = 'builtins.exec'",
+    ]
 
 
 def test_a_module_with_an_unregistered_network_has_no_record() -> None:

@@ -3,6 +3,11 @@
 A cache folder is named by a digest of everything that decides its content (the sampling recipe, the
 slides and their split), so an unchanged configuration reuses it and a changed one builds a new one.
 ``meta.json`` is written last: a folder without it (an interrupted build) is rebuilt.
+
+Runs that share ``cache_dir`` (two ``train.py`` runs of one configuration, a sweep over other settings)
+build a digest once: the builder holds a claim on ``patches-<digest>.lock`` (:mod:`wsiseg.locks`), the
+others wait for it and then reuse its cache. A build fills a private folder that is renamed into place
+when complete, so no run ever sees, or writes into, another run's half-built cache.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 
 from wsiseg.annotations import rasterize, read_asap_xml
 from wsiseg.atomic import atomic_path, write_text_atomic
+from wsiseg.locks import new_run_id
 from wsiseg.parallel import map_slides
 from wsiseg.sampling import PatchRecord, SamplingSpec, SlideRecord
 from wsiseg.slide import open_slide
@@ -103,7 +109,8 @@ def build_cache(
     """Extract every patch of every split into a new cache folder (slides in parallel, with a progress bar).
 
     Args:
-        folder: the cache folder (replaced if it exists).
+        folder: the cache folder (replaced if it exists, once the new one is complete; hold the claim on
+            :func:`build_lock` while building, as :class:`~wsiseg.data.PatchDataModule` does).
         key: the digest stored in ``meta.json``.
         spec: the recipe (``out_mpp`` and ``out_size`` decide the stored pixels).
         slides: the slides the patches come from.
@@ -111,9 +118,27 @@ def build_cache(
         workers: processes extracting slides.
     """
     folder = Path(folder)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    build = folder.parent / f".{folder.name}.build-{new_run_id()}"  # private until renamed into place
+    build.mkdir(parents=True)
+    try:
+        index = _build(build, key, spec, slides, patches, workers)
+        if folder.exists():  # an incomplete or stale cache under the final name
+            shutil.rmtree(folder)
+        build.rename(folder)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return PatchCache(folder, tuple(index))
+
+
+def _build(
+    folder: Path,
+    key: str,
+    spec: SamplingSpec,
+    slides: Sequence[SlideRecord],
+    patches: Mapping[str, Sequence[PatchRecord]],
+    workers: int,
+) -> list[dict]:
+    """Fill ``folder``: memory maps, index and, last, ``meta.json``; returns the index."""
     index = [
         {"row": i, "slide": p.slide, "x": p.x, "y": p.y, "label": p.label, "split": split, "repeats": p.repeats}
         for i, (split, p) in enumerate((s, p) for s, ps in patches.items() for p in ps)
@@ -136,7 +161,19 @@ def build_cache(
     _write_index(folder / "index.csv", index)
     meta = {"key": key, "format": FORMAT, "patches": len(index), "spec": asdict(spec)}
     write_text_atomic(folder / "meta.json", json.dumps(meta, indent=2))
-    return PatchCache(folder, tuple(index))
+    return index
+
+
+def stale_builds(folder: str | Path) -> list[Path]:
+    """Private build folders of ``folder`` left by killed runs (stale once this run holds the claim)."""
+    folder = Path(folder)
+    return sorted(folder.parent.glob(f".{folder.name}.build-*"))
+
+
+def build_lock(folder: str | Path) -> Path:
+    """The lock file whose claim a run holds while it builds the cache ``folder``."""
+    folder = Path(folder)
+    return folder.parent / f"{folder.name}.lock"
 
 
 def extract_slide(folder: Path, spec: SamplingSpec, record: SlideRecord, rows) -> dict[int, float]:

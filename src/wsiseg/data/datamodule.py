@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,9 +13,10 @@ import albumentations as A
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from wsiseg.data.cache import PatchCache, build_cache, cache_key, open_cache
+from wsiseg.data.cache import PatchCache, build_cache, build_lock, cache_key, open_cache, stale_builds
 from wsiseg.data.dataset import PatchDataset
 from wsiseg.data.sampler import EpochShuffleSampler
+from wsiseg.locks import claimed, new_run_id, owner
 from wsiseg.sampling import (
     SamplingSpec,
     SlideRecord,
@@ -129,11 +131,23 @@ class PatchDataModule(pl.LightningDataModule):
 
     # -- Lightning hooks ----------------------------------------------------------------------------------
     def prepare_data(self) -> None:
-        """Sample and extract patches into the cache unless an identical complete cache exists (no state set)."""
+        """Sample and extract patches into the cache unless an identical complete cache exists (no state set).
+
+        Another run building the same cache is waited for (and named), then its cache is reused.
+        """
         slides, split_of, folder, key = self._cache_plan()
         if open_cache(folder, key) is not None:
             log.info("reusing patch cache %s", folder)
             return
+        with claimed(build_lock(folder), owner(new_run_id()), f"the patch cache {folder}"):
+            if open_cache(folder, key) is not None:
+                log.info("reusing patch cache %s (built by another run meanwhile)", folder)
+                return
+            for stale in stale_builds(folder):  # a killed build's private folder
+                shutil.rmtree(stale, ignore_errors=True)
+            self._build(slides, split_of, folder, key)
+
+    def _build(self, slides: list[SlideRecord], split_of: dict[str, str], folder: Path, key: str) -> None:
         workers = self.hparams.prepare_workers
         patches = {}
         for split, oversample in (("train", True), ("val", False)):
