@@ -122,3 +122,19 @@ def test_undecodable_compression_is_refused_at_open_naming_it(
         assert f"level 0 is stored with compression {named}, which tifffile and imagecodecs cannot decode" in message
     else:
         assert str(code) in message or "SGILog" in message
+
+
+def test_undecodable_coarsest_tile_is_refused_at_open(
+    tmp_path: Path, write_pyramid, random_image, backend: str
+) -> None:
+    """Like OpenSlide's ``unreadable.svs``: the only tile of the only level is a corrupt JPEG."""
+    path = write_pyramid(tmp_path / "unreadable.tif", random_image((256, 256)), levels=1)
+    with tifffile.TiffFile(path) as tif:
+        offset = int(tif.pages.first.dataoffsets[0])
+    with path.open("r+b") as handle:
+        handle.seek(offset)
+        handle.write(b"\0" * 16)
+    expected = "cannot decode the pixels of level 0 (compression 7 (JPEG)" if backend == "tiffslide" else "decode"
+    with pytest.raises(SlideError, match=r"unreadable\.tif: .*Not a JPEG file") as info:
+        open_slide(path, backend=backend)
+    assert expected in str(info.value)
