@@ -142,3 +142,22 @@ def test_same_seed_same_coordinates_other_seed_others(cohort, plans):
     assert draw_patches(again, SPEC) == draw_patches(plans, SPEC)
     other = draw_patches(plans, replace(SPEC, seed=SPEC.seed + 1))
     assert [(p.slide, p.x, p.y) for p in other] != [(p.slide, p.x, p.y) for p in draw_patches(plans, SPEC)]
+
+
+def test_near_constant_slide_offers_no_patches(tmp_path):
+    """A thumbnail of saturations one float32 step apart is a blank slide for sampling, not a crash."""
+    import tifffile
+
+    from wsiseg.sampling.cohort import SlideRecord
+
+    rgb = np.full((200, 300, 3), 10, dtype=np.uint8)  # near-black, excluded
+    rgb[40:100, 40:120] = (146, 73, 73)
+    rgb[120:180, 160:260] = (204, 102, 102)
+    path = tmp_path / "dark.tif"
+    resolution = {"resolution": (1e4 / 8.0, 1e4 / 8.0), "resolutionunit": "CENTIMETER"}
+    tifffile.imwrite(path, rgb, tile=(256, 256), compression="zlib", photometric="rgb", **resolution)
+    record = SlideRecord("dark.tif", path, None, "camelyon17", "patient_900", "negative", False)
+    plan = plan_slide(record, SPEC)
+    assert plan.tissue_mm2 == 0.0
+    assert plan.normal_pool_xy.shape == (0, 2) and plan.tumour_xy.shape == (0, 2)
+    assert draw_patches([plan], SPEC) == []

@@ -114,3 +114,51 @@ def test_bad_thumbnails_are_rejected() -> None:
         detect_tissue(np.zeros((10, 10), dtype=np.uint8), 8.0)
     with pytest.raises(ValueError, match="mpp"):
         detect_tissue(np.zeros((10, 10, 3), dtype=np.uint8), 0.0)
+
+
+def _dark_near_constant(shape_hw: tuple[int, int] = (200, 300)) -> np.ndarray:
+    """A fluorescence-like thumbnail: near-black (excluded) with two patches of nearly equal saturation."""
+    rgb = np.full((*shape_hw, 3), 10, dtype=np.uint8)
+    rgb[40:100, 40:120] = (146, 73, 73)  # saturation 0.4999999 in float32
+    rgb[120:180, 160:260] = (204, 102, 102)  # saturation 0.49999994, one float32 step above
+    return rgb
+
+
+@pytest.mark.parametrize("kind", ["near_constant", "black", "white"])
+def test_degenerate_thumbnails_give_an_empty_roi(kind: str) -> None:
+    rgb = {"near_constant": _dark_near_constant(), "black": np.zeros((200, 300, 3), np.uint8)}.get(
+        kind, np.full((200, 300, 3), 255, np.uint8)
+    )
+    roi = detect_tissue(rgb, 8.0)
+    assert roi.is_empty and roi.contours_xy == ()
+    assert roi.saturation_threshold >= TissueParams().min_saturation
+
+
+@pytest.mark.parametrize("backend", ["tiffslide", "openslide"])
+def test_near_constant_slide_file_gives_an_empty_roi_with_both_backends(tmp_path, caplog, backend: str) -> None:
+    if backend == "openslide":
+        pytest.importorskip("openslide")
+    import tifffile
+
+    from wsiseg.slide import open_slide
+
+    path = tmp_path / "fluorescence.tif"
+    resolution = {"resolution": (1e4 / 8.0, 1e4 / 8.0), "resolutionunit": "CENTIMETER"}
+    tifffile.imwrite(path, _dark_near_constant(), tile=(256, 256), compression="zlib", photometric="rgb", **resolution)
+    with open_slide(path, backend=backend) as slide, caplog.at_level(logging.WARNING, logger="wsiseg.tissue"):
+        roi = tissue_roi(slide, mpp=8.0)
+    assert roi.is_empty and roi.mask.shape == (200, 300)
+    assert roi.otsu_threshold == pytest.approx(0.5, abs=1e-6)
+    assert "fluorescence.tif: no tissue found" in caplog.text
+
+
+def test_empty_thumbnail_is_a_slide_error_naming_the_file(tmp_path) -> None:
+    from wsiseg.errors import SlideError
+
+    class EmptySlide(FakeSlide):
+        def thumbnail(self, mpp: float) -> np.ndarray:
+            return np.zeros((0, 0, 3), np.uint8)
+
+    slide = EmptySlide(np.zeros((10, 10, 3), np.uint8), 8.0, tmp_path / "empty_thumb.tif")
+    with pytest.raises(SlideError, match=r"empty_thumb\.tif: its thumbnail at 8 um/px is empty"):
+        tissue_roi(slide, mpp=8.0)

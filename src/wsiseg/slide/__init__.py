@@ -32,7 +32,8 @@ def open_slide(path: str | Path, mpp: float | None = None, backend: BackendName 
         The opened :class:`Slide`; use it as a context manager or call ``close()``.
 
     Raises:
-        SlideError: The file is missing, empty, a directory, not a readable slide, or has no usable mpp.
+        SlideError: The file is missing, empty, a directory, not a readable slide, its pixels cannot be
+            decoded (checked before the mpp; the message names the compression), or it has no usable mpp.
     """
     path = Path(path)
     _check_file(path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,15 @@ class OpenSlideBackend:
     OpenSlide maps a level-0 location to a level on its own (sub-pixel); reads at levels > 0 can sit up
     to one level pixel away from the ``floor(location / downsample)`` convention of the other backends.
 
+    Every OpenSlide failure becomes a :class:`SlideError` naming the file. After its first error an OpenSlide
+    handle is unusable (every later call repeats that error), so the level layout and properties are read
+    once at open, and every read after a failed one raises a SlideError that quotes the first error.
+
     Args:
         path: The slide file.
 
     Raises:
-        SlideError: openslide-python is not installed, or OpenSlide cannot open the file.
+        SlideError: openslide-python is not installed, or OpenSlide cannot open the file or decode its pixels.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -35,50 +39,99 @@ class OpenSlideBackend:
                 "the openslide backend needs OpenSlide: pip install wsiseg[openslide] "
                 f"(or use backend='tiffslide'); ({type(err).__name__}: {err})",
             ) from err
+        self._fatal: type[BaseException] = openslide.OpenSlideError
+        self._failure: str | None = None
+        self._closed = False
         try:
             self._slide = openslide.OpenSlide(str(self._path))
         except Exception as err:
             raise SlideError(self._path, f"OpenSlide cannot open it ({type(err).__name__}: {err})") from err
+        try:
+            self._read_layout()
+            self._check_decodable()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def dimensions(self) -> tuple[int, int]:
         """Level-0 (width, height)."""
-        return tuple(self._slide.dimensions)
+        return self._dimensions[0]
 
     @property
     def level_count(self) -> int:
         """Number of levels."""
-        return int(self._slide.level_count)
+        return len(self._dimensions)
 
     @property
     def level_dimensions(self) -> tuple[tuple[int, int], ...]:
         """(width, height) of every level."""
-        return tuple(tuple(wh) for wh in self._slide.level_dimensions)
+        return self._dimensions
 
     @property
     def level_downsamples(self) -> tuple[float, ...]:
         """Downsample of every level relative to level 0."""
-        return tuple(float(ds) for ds in self._slide.level_downsamples)
+        return self._downsamples
 
     @property
     def properties(self) -> Mapping[str, Any]:
-        """OpenSlide's properties (``openslide.mpp-x``, vendor keys, ...)."""
-        return dict(self._slide.properties)
+        """OpenSlide's properties (``openslide.mpp-x``, vendor keys, ...), as read at open."""
+        return self._properties
 
     @property
     def mpp(self) -> float | None:
         """``openslide.mpp-x``, or None."""
-        value = self._slide.properties.get("openslide.mpp-x")
+        value = self._properties.get("openslide.mpp-x")
         return None if value is None else float(value)
 
     def read_region(self, location_xy: tuple[int, int], level: int, size_wh: tuple[int, int]) -> np.ndarray:
-        """Read a window; OpenSlide's transparent outside becomes white, alpha is composited away."""
-        image = self._slide.read_region((int(location_xy[0]), int(location_xy[1])), level, tuple(size_wh))
+        """Read a window; OpenSlide's transparent outside becomes white, alpha is composited away.
+
+        Raises:
+            SlideError: OpenSlide fails on this read, or failed on an earlier one (its handle is then dead).
+        """
+        location, size = (int(location_xy[0]), int(location_xy[1])), (int(size_wh[0]), int(size_wh[1]))
+        what = f"read {size} pixels at level {level}, {location}"
+        if self._failure is not None:
+            raise SlideError(
+                self._path,
+                f"OpenSlide cannot {what}: its handle is unusable since an earlier error ({self._failure}); "
+                "reopen the slide",
+            )
+        image = self._call(what, self._slide.read_region, location, level, size)
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)  # (H, W, 4)
         alpha = rgba[..., 3:] / 255.0
         rgb = rgba[..., :3] * alpha + BACKGROUND * (1.0 - alpha)
         return np.round(rgb).astype(np.uint8)
 
     def close(self) -> None:
-        """Close the file."""
-        self._slide.close()
+        """Close the file (a second call does nothing)."""
+        if not self._closed:
+            self._closed = True
+            self._call("close it", self._slide.close)
+
+    def _read_layout(self) -> None:
+        """Read the level sizes, downsamples and properties once, while the handle is healthy."""
+        self._dimensions = self._call(
+            "read its level sizes", lambda: tuple((int(w), int(h)) for w, h in self._slide.level_dimensions)
+        )
+        self._downsamples = self._call(
+            "read its level downsamples", lambda: tuple(float(ds) for ds in self._slide.level_downsamples)
+        )
+        self._properties: dict[str, Any] = self._call("read its properties", lambda: dict(self._slide.properties))
+        if not self._dimensions:
+            raise SlideError(self._path, "OpenSlide finds no pyramid level in it")
+
+    def _check_decodable(self) -> None:
+        """Decode one pixel of the coarsest level, so undecodable tiles fail at open, before the mpp check."""
+        level = len(self._dimensions) - 1
+        self._call(f"decode its pixels (one pixel of level {level})", self._slide.read_region, (0, 0), level, (1, 1))
+
+    def _call(self, what: str, function: Callable[..., Any], *args: Any) -> Any:
+        """Call OpenSlide; any error becomes a SlideError saying what failed (an OpenSlideError kills the handle)."""
+        try:
+            return function(*args)
+        except Exception as err:
+            if isinstance(err, self._fatal) and self._failure is None:
+                self._failure = f"{type(err).__name__}: {err}"
+            raise SlideError(self._path, f"OpenSlide cannot {what} ({type(err).__name__}: {err})") from err

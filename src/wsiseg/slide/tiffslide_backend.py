@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
 
 from wsiseg.errors import SlideError
 from wsiseg.slide.backend import read_padded
@@ -15,11 +16,15 @@ from wsiseg.slide.backend import read_padded
 class TiffSlideBackend:
     """A :class:`~wsiseg.slide.backend.SlideBackend` over ``tiffslide.TiffSlide``.
 
+    Every failure of tiffslide, tifffile, imagecodecs or zarr (a corrupt tile, say) becomes a
+    :class:`SlideError` naming the file and the read; the slide stays usable for other reads.
+
     Args:
         path: The slide file.
 
     Raises:
-        SlideError: tiffslide cannot open the file or parse its pyramid.
+        SlideError: tiffslide cannot open the file or parse its pyramid, tile data is missing, or its pixels
+            cannot be decoded (the message names the compression).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -33,7 +38,13 @@ class TiffSlideBackend:
             self._properties = dict(self._slide.properties)
         except Exception as err:
             raise SlideError(self._path, f"tiffslide cannot open it ({type(err).__name__}: {err})") from err
-        _check_complete(self._slide, self._path, int(self._properties.get("tiffslide.series-index", 0)))
+        try:
+            series_index = int(self._properties.get("tiffslide.series-index", 0))
+            _check_complete(self._slide, self._path, series_index)
+            _check_decodable(self._slide, self._path, series_index)
+        except BaseException:
+            self._slide.close()
+            raise
 
     @property
     def dimensions(self) -> tuple[int, int]:
@@ -72,12 +83,21 @@ class TiffSlideBackend:
         def inside(loc: tuple[int, int], _start: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
             return self._slide.read_region(loc, level, size, as_array=True, padding=False)
 
-        ds = self._downsamples[level]
-        return read_padded(inside, location_xy, ds, self._dimensions[level], size_wh)
+        try:
+            return read_padded(inside, location_xy, self._downsamples[level], self._dimensions[level], size_wh)
+        except Exception as err:
+            raise SlideError(
+                self._path,
+                f"tiffslide cannot read {tuple(size_wh)} pixels at level {level}, {tuple(location_xy)} "
+                f"({type(err).__name__}: {err})",
+            ) from err
 
     def close(self) -> None:
         """Close the file."""
-        self._slide.close()
+        try:
+            self._slide.close()
+        except Exception as err:
+            raise SlideError(self._path, f"tiffslide cannot close it ({type(err).__name__}: {err})") from err
 
 
 def _check_complete(slide: Any, path: Path, series_index: int) -> None:
@@ -101,3 +121,39 @@ def _check_complete(slide: Any, path: Path, series_index: int) -> None:
                 f"truncated: tile data of level {level} ends at byte {int((offsets + counts).max())} but the "
                 f"file has {file_size} bytes (incomplete download or copy?)",
             )
+
+
+def _check_decodable(slide: Any, path: Path, series_index: int) -> None:
+    """Raise SlideError, naming the compression, when tifffile and imagecodecs cannot decode a level's tiles.
+
+    Runs at open, so that such a slide is refused for what it is before its metadata (e.g. a 72 dpi
+    resolution tag, 352.8 um/px) is judged. Every level's codec is looked up, then one tile of the
+    coarsest level is decoded.
+    """
+    try:
+        pages = [level.keyframe for level in slide.ts_tifffile.series[series_index].levels]
+    except Exception:  # not a plain local TIFF: nothing to check
+        return
+    for level, page in enumerate(pages):
+        if int(page.compression) not in tifffile.TIFF.DECOMPRESSORS:
+            raise SlideError(
+                path,
+                f"level {level} is stored with compression {describe_compression(int(page.compression))}, which "
+                "tifffile and imagecodecs cannot decode; export or convert the slide to a tiled TIFF with JPEG tiles",
+            )
+    last = len(pages) - 1
+    try:
+        slide.read_region((0, 0), last, (1, 1), as_array=True, padding=False)
+    except Exception as err:
+        compression = describe_compression(int(pages[last].compression))
+        raise SlideError(
+            path, f"cannot decode the pixels of level {last} (compression {compression}; {type(err).__name__}: {err})"
+        ) from err
+
+
+def describe_compression(code: int) -> str:
+    """A TIFF compression code with its name, e.g. ``33003 (APERIO_JP2000_YCBC)`` or ``34999 (unregistered)``."""
+    try:
+        return f"{code} ({tifffile.COMPRESSION(code).name})"
+    except ValueError:
+        return f"{code} (not a registered TIFF compression)"

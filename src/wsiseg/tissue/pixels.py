@@ -8,6 +8,9 @@ from skimage.filters import threshold_otsu
 
 from wsiseg.tissue.params import TissueParams, um_to_kernel_px
 
+CONSTANT_SPAN = 1.0 / 255.0
+"""Candidate saturations spanning less than this (one 8-bit step at full brightness) count as one value."""
+
 
 def check_rgb(thumbnail_rgb: np.ndarray) -> np.ndarray:
     """Return the thumbnail as a contiguous (H, W, 3) uint8 array, or raise ``ValueError``.
@@ -65,15 +68,22 @@ def _dilate(mask: np.ndarray, side: int) -> np.ndarray:
 
 
 def otsu_saturation_threshold(saturation: np.ndarray, candidates: np.ndarray) -> float:
-    """Return Otsu's threshold of the saturations of the candidate pixels (1.0 when there are none).
+    """Return Otsu's threshold of the saturations of the candidate pixels.
+
+    Without two distinct saturations there is nothing to split, and the result keeps every candidate out
+    of the tissue (``saturation > threshold`` is false for all of them): 1.0 when there are no candidates,
+    their largest saturation when they span less than :data:`CONSTANT_SPAN`. The span test also keeps
+    scikit-image from failing with "Too many bins for data range" on values a float32 step or two apart
+    (e.g. the saturations 0.49999994 and 0.4999999 of the RGB pixels (204, 102, 102) and (146, 73, 73)).
 
     Args:
         saturation: (H, W) saturations, 0-1.
         candidates: (H, W) bool, the pixels that may be tissue (not excluded).
     """
-    values = saturation[candidates]
+    values = saturation[candidates].astype(np.float64)
     if values.size == 0:
         return 1.0
-    if float(values.min()) == float(values.max()):
-        return float(values[0])
+    low, high = float(values.min()), float(values.max())
+    if high - low < CONSTANT_SPAN:
+        return high
     return float(threshold_otsu(values, nbins=256))

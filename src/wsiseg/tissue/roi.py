@@ -14,6 +14,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from wsiseg.errors import SlideError
 from wsiseg.tissue.contours import clean_mask, find_contours
 from wsiseg.tissue.geometry import box_coverage, integral_image, level0_to_pixels_xy, pixels_to_level0_xy
 from wsiseg.tissue.params import DEFAULT_PARAMS, TissueParams, mm2_to_px, um_to_kernel_px
@@ -203,14 +204,22 @@ def _morphology(mask: np.ndarray, excluded: np.ndarray, mpp: float, params: Tiss
 def tissue_roi(slide: SlideLike, mpp: float = 8.0, params: TissueParams = DEFAULT_PARAMS) -> TissueROI:
     """Return the tissue ROI of a slide from its thumbnail at ``mpp`` micrometres per pixel.
 
-    A slide without tissue (blank, all background) gives an empty ROI and a logged warning, not an error.
+    A slide without tissue (blank, all background, or of one near-constant colour) gives an empty ROI and a
+    logged warning, not an error.
 
     Args:
         slide: the slide (see :class:`SlideLike`).
         mpp: the thumbnail resolution to work at (8-16 um/px suits the default ``params``).
         params: the detector settings.
+
+    Raises:
+        SlideError: the slide gives an empty (zero-pixel) thumbnail.
     """
-    roi = detect_tissue(slide.thumbnail(mpp), mpp, params, slide_mpp=float(slide.mpp))
+    thumbnail = np.asarray(slide.thumbnail(mpp))
+    if thumbnail.size == 0:
+        message = f"its thumbnail at {mpp:g} um/px is empty (shape {thumbnail.shape}); no tissue ROI"
+        raise SlideError(slide.path, message)
+    roi = detect_tissue(thumbnail, mpp, params, slide_mpp=float(slide.mpp))
     if roi.is_empty:
         logger.warning(
             "%s: no tissue found (saturation threshold %.3f, Otsu %.3f); the tissue ROI is empty",
