@@ -110,10 +110,11 @@ def test_not_a_checkpoint_is_refused_naming_the_file(tmp_path: Path) -> None:
 def test_trusted_targets_are_decided_from_the_string_alone() -> None:
     for target in ["wsiseg.model.UNet", "wsiseg.model.unet.UNet", "wsiseg.model.SegmentationModule",
                    "wsiseg.model.losses.BCEDiceLoss", "torch.optim.Adam", "torch.optim.adam.Adam",
-                   "torch.optim.lr_scheduler.MultiStepLR"]:  # fmt: skip
+                   "torch.optim.lr_scheduler.MultiStepLR", "torch.nn.BCEWithLogitsLoss"]:  # fmt: skip
         assert trusted_target(target), target
     for target in ["os.truncate", "shutil.copyfile", "builtins.open", "torch.save", "torch.optim.Adam.step",
-                   "torch.optim.lr_scheduler.LRScheduler.__init__", "torch.optim.__builtins__", "UNet.x", 3]:  # fmt: skip
+                   "torch.nn.Conv2d", "torch.optim.lr_scheduler.LRScheduler.__init__", "torch.optim.__builtins__",
+                   "UNet.x", 3]:  # fmt: skip
         assert not trusted_target(target), target
     tree = {"_target_": "wsiseg.model.SegmentationModule", "net": {"_target_": "os.truncate"},
             "extra": [{"_target_": "builtins.exec"}]}  # fmt: skip
@@ -128,3 +129,13 @@ def test_a_module_with_an_unregistered_network_has_no_record() -> None:
     module.net = torch.nn.Conv2d(3, 1, 1)
     with pytest.raises(CheckpointError, match="not registered"):
         spec_of_module(module, 1.0, 32)
+
+
+@pytest.mark.parametrize("model", ["unet", "unet_tiny"])
+def test_every_model_config_names_trusted_targets_only(model: str) -> None:
+    from omegaconf import OmegaConf
+
+    from tests.conftest import compose_config
+
+    cfg = compose_config("train", [f"model={model}", "paths.output_dir=."])
+    assert untrusted_targets(OmegaConf.to_container(cfg.model, resolve=True)) == []

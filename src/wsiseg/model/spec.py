@@ -66,15 +66,16 @@ def network_name(target: str) -> str | None:
 def trusted_target(target: Any) -> bool:
     """Whether a ``_target_`` string in a stored model config names a class wsiseg itself writes there.
 
-    wsiseg's networks, module and loss, and torch's optimizers and schedulers. Decided from the string and
-    modules already imported: nothing is imported or called.
+    wsiseg's networks, module and loss, and torch's optimizers, schedulers and losses. Decided from the string
+    and modules already imported: nothing is imported or called.
     """
     if not isinstance(target, str):
         return False
     if network_name(target) or target in {p for c in _MODULES for p in (_class_path(c), f"wsiseg.model.{c.__name__}")}:
         return True
-    base = torch.optim.lr_scheduler.LRScheduler if target.startswith("torch.optim.lr_scheduler.") else None
-    base = base or (torch.optim.Optimizer if target.startswith("torch.optim.") else None)
+    bases = {"torch.optim.lr_scheduler.": torch.optim.lr_scheduler.LRScheduler, "torch.optim.": torch.optim.Optimizer,
+             "torch.nn.": torch.nn.modules.loss._Loss}  # fmt: skip
+    base = next((b for prefix, b in bases.items() if target.startswith(prefix)), None)
     return base is not None and _is_subclass(target, base)
 
 
