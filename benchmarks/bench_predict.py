@@ -32,10 +32,11 @@ from hydra.utils import instantiate
 
 from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, find_slides, read_block
 from wsiseg.inference.plan import plan_task
+from wsiseg.model import load_model
 from wsiseg.model.checkpoint import spec_of_module
 from wsiseg.slide import open_slide
 from wsiseg.slide.writer import write_pyramid_tiff_from_array
-from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, load_model, predict_heatmaps
+from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, predict_heatmaps
 
 ROOT = Path(__file__).resolve().parents[1]
 

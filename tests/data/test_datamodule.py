@@ -122,10 +122,9 @@ def test_concurrent_runs_build_one_cache_once(tiny_cohort, tmp_path, prepared):
     built = [log for log in logs if "extract patches" in log]
     assert len(built) == 1  # one run built it; the others waited for it, then reused it
     assert all("reusing patch cache" in log for log in logs if log not in built)
-    (folder,) = [p for p in (tmp_path / "shared").iterdir() if p.is_dir()]  # no private build folder is left
-    assert not stale.exists()
     reference = prepared.cache
-    assert folder.name == reference.folder.name
+    folder = tmp_path / "shared" / reference.folder.name  # the same digest, and no private build folder left
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == [".locks", folder.name] and not stale.exists()
     for name in ("images.npy", "masks.npy", "index.csv", "meta.json"):
         assert (folder / name).read_bytes() == (reference.folder / name).read_bytes(), name
 

@@ -5,7 +5,7 @@ slides and their split), so an unchanged configuration reuses it and a changed o
 ``meta.json`` is written last: a folder without it (an interrupted build) is rebuilt.
 
 Runs that share ``cache_dir`` (two ``train.py`` runs of one configuration, a sweep over other settings)
-build a digest once: the builder holds a claim on ``patches-<digest>.lock`` (:mod:`wsiseg.locks`), the
+build a digest once: the builder holds a claim on ``.locks/patches-<digest>.lock`` (:mod:`wsiseg.locks`), the
 others wait for it and then reuse its cache. A build fills a private folder that is renamed into place
 when complete, so no run ever sees, or writes into, another run's half-built cache.
 """
@@ -171,9 +171,9 @@ def stale_builds(folder: str | Path) -> list[Path]:
 
 
 def build_lock(folder: str | Path) -> Path:
-    """The lock file whose claim a run holds while it builds the cache ``folder``."""
+    """The lock file whose claim a run holds while it builds the cache ``folder`` (``.locks/`` beside it)."""
     folder = Path(folder)
-    return folder.parent / f"{folder.name}.lock"
+    return folder.parent / ".locks" / f"{folder.name}.lock"
 
 
 def extract_slide(folder: Path, spec: SamplingSpec, record: SlideRecord, rows) -> dict[int, float]:

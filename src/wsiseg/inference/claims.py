@@ -27,8 +27,8 @@ WORK = ".work"
 
 
 def lock_path(out_dir: Path, name: str) -> Path:
-    """The lock file of a slide's claim."""
-    return Path(out_dir) / CLAIMS / f"{name}.lock"
+    """The lock file of a slide's claim (``name`` reduced to a bare name, like the outputs)."""
+    return Path(out_dir) / CLAIMS / f"{Path(name).name}.lock"
 
 
 def stale_files(out_dir: Path, name: str) -> list[Path]:
