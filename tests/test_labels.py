@@ -30,9 +30,13 @@ GOOD = "patient,stage\npatient_000.zip,pN0\n" + "".join(f"patient_000_node_{i}.t
     [
         ("name,label\n", "header"),
         (GOOD.replace("pN0\n", "pN3\n", 1), "unknown pN stage 'pN3'"),
-        (GOOD.replace("node_4.tif,negative", "node_4.tif,Macro"), "unknown slide label 'Macro'"),
+        (GOOD.replace("node_4.tif,negative", "node_4.tif,huge"), "unknown slide label 'huge'"),
         (GOOD.replace("patient_000_node_4.tif,negative\n", ""), "expected exactly nodes 0-4"),
-        (GOOD + "patient_000_node_4.tif,negative\n", "duplicate row"),
+        (
+            GOOD + "patient_000_node_4.tif,negative\n",
+            "line 8: duplicate row for patient_000_node_4.tif (first on line 7)",
+        ),
+        (GOOD + "Patient_000.ZIP,pN0\n", "line 8: duplicate row for patient_000 (first on line 2)"),
         (GOOD + "patient_001_node_0.tif,negative\n", "no 'patient_001.zip' row"),
         (GOOD + "slide_9.tif,negative\n", "neither"),
     ],
@@ -46,3 +50,18 @@ def test_malformed_files_name_the_file_and_the_problem(text, message):
 def test_missing_file_is_a_label_error(tmp_path):
     with pytest.raises(LabelError, match="nope.csv"):
         read_stage_labels(tmp_path / "nope.csv")
+
+
+def test_stages_and_labels_in_any_letter_case_read_as_the_official_spelling(tmp_path):
+    # as the CAMELYON17 evaluate.py, which lower-cases the stages: PN1 / pn0(i+) are pN1 / pN0(i+)
+    text = "patient,stage\nPatient_000.ZIP,PN1\n" + "".join(
+        f"patient_000_node_{i}.tif,{label}\n"
+        for i, label in enumerate(["NEGATIVE", "Macro", "itc", "MICRO", "negative"])
+    )
+    (patient,) = parse_stage_labels(text.replace("PN1", "pn0(I+)"))
+    assert patient.stage == "pN0(i+)"
+    (patient,) = parse_stage_labels(text)
+    assert (patient.patient, patient.stage) == ("patient_000", "pN1")
+    assert [n.label for n in patient.nodes] == ["negative", "macro", "itc", "micro", "negative"]
+    written = write_stage_labels(tmp_path / "out.csv", [patient]).read_text()
+    assert written.splitlines()[:3] == ["patient,stage", "patient_000.zip,pN1", "patient_000_node_0.tif,negative"]

@@ -2,6 +2,7 @@
 
 The file has the header ``patient,stage``; each patient contributes one row ``patient_XXX.zip,<pN stage>``
 followed by its five node rows ``patient_XXX_node_Y.tif,<slide label>`` (Y = 0..4), without an index column.
+Stages and slide labels are read in any letter case, as the CAMELYON17 ``evaluate.py`` reads stages.
 """
 
 from __future__ import annotations
@@ -58,10 +59,34 @@ class PatientRecord:
         return f"{self.patient}.zip"
 
 
-def _label(path: Path, line: int, value: str, allowed: Sequence[str], what: str) -> str:
-    if value not in allowed:
-        raise LabelError(path, f"line {line}: unknown {what} {value!r}; expected one of {', '.join(allowed)}")
-    return value
+def canonical_label(path: Path, line: int, value: str, allowed: Sequence[str], what: str) -> str:
+    """The spelling in ``allowed`` that ``value`` equals in any letter case (``PN1`` -> ``pN1``).
+
+    The CAMELYON17 ``evaluate.py`` lower-cases the stages before comparing them, so ``PN1``, ``pn1`` and
+    ``pN1`` are one stage; slide labels follow the same rule.
+
+    Args:
+        path: the file, for the error message.
+        line: the line of ``value`` in it, for the error message.
+        value: the spelling read (surrounding spaces are ignored).
+        allowed: the official spellings (:data:`PN_STAGES` or :data:`SLIDE_LABELS`).
+        what: what ``value`` is, for the error message (``pN stage``).
+
+    Raises:
+        LabelError: ``value`` is none of ``allowed`` in any case (the message names ``path`` and ``line``).
+    """
+    by_lower = {a.lower(): a for a in allowed}
+    if (found := by_lower.get(value.strip().lower())) is None:
+        expected = ", ".join(allowed)
+        raise LabelError(path, f"line {line}: unknown {what} {value!r}; expected one of {expected} (any letter case)")
+    return found
+
+
+def _first_row(first_line: dict[str, int], name: str, line: int, path: Path) -> None:
+    """Note that ``name`` is on ``line``; a second row for it is an error naming both lines."""
+    if name in first_line:
+        raise LabelError(path, f"line {line}: duplicate row for {name} (first on line {first_line[name]})")
+    first_line[name] = line
 
 
 def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[PatientRecord]:
@@ -72,7 +97,8 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
         path: the file name used in error messages.
 
     Returns:
-        The patients in file order, each with its five nodes sorted by node number.
+        The patients in file order, each with its five nodes sorted by node number. Names, stages and slide
+        labels may be in any letter case (``PN1``, ``Macro``); they come back in the official spelling.
 
     Raises:
         LabelError: on a wrong header, an unknown spelling, a node without its patient row, a duplicate row,
@@ -83,6 +109,7 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
     if not rows or [c.strip().lower() for c in rows[0]] != ["patient", "stage"]:
         raise LabelError(path, "the first line must be the header 'patient,stage'")
     stages: dict[str, str] = {}
+    first_line: dict[str, int] = {}  # patient or slide -> the line it was first seen on
     nodes: dict[str, dict[int, NodeRecord]] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not row or not "".join(row).strip():
@@ -92,16 +119,15 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
         name, value = row[0].strip(), row[1].strip()
         if m := _PATIENT_RE.match(name):
             patient = m.group(1).lower()
-            if patient in stages:
-                raise LabelError(path, f"line {line}: duplicate row for {patient}")
-            stages[patient] = _label(path, line, value, PN_STAGES, "pN stage")
+            _first_row(first_line, patient, line, path)
+            stages[patient] = canonical_label(path, line, value, PN_STAGES, "pN stage")
             nodes.setdefault(patient, {})
         elif m := NODE_RE.match(name):
             patient, node = m.group(1).lower(), int(m.group(2))
-            if node in nodes.get(patient, {}):
-                raise LabelError(path, f"line {line}: duplicate row for {name}")
-            label = _label(path, line, value, SLIDE_LABELS, "slide label")
-            nodes.setdefault(patient, {})[node] = NodeRecord(f"{patient}_node_{node}.tif", label)  # type: ignore[arg-type]
+            slide = f"{patient}_node_{node}.tif"
+            _first_row(first_line, slide, line, path)
+            label = canonical_label(path, line, value, SLIDE_LABELS, "slide label")
+            nodes.setdefault(patient, {})[node] = NodeRecord(slide, label)  # type: ignore[arg-type]
         else:
             raise LabelError(path, f"line {line}: {name!r} is neither 'patient_XXX.zip' nor 'patient_XXX_node_Y.tif'")
     records = []

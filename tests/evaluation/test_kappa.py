@@ -53,12 +53,27 @@ def test_missing_patient_is_a_clear_error(reference, tmp_path):
         camelyon17_kappa(reference / "camelyon17_stage_labels.csv", sub)
 
 
+def test_stages_in_any_letter_case_score_as_the_official_spelling(tmp_path):
+    # evaluate.py lower-cases both stage columns ("pn0", "pn0(i+)", ...): PN1 and pn0(i+) are pN1 and pN0(i+).
+    # The five-patient example by hand: reference pN0 .. pN2 (classes 0..4), submission classes 0, 1, 1, 3, 3;
+    # quadratic weights (i - j)^2 / 16; observed sum w * O = (1 + 1) / 16; expected, with the submission's
+    # class counts 1, 2, 0, 2, 0: (30 * 1 + 15 * 2 + 15 * 2) / (16 * 5) = 9 / 8; kappa = 1 - (1/8) / (9/8) = 8/9
+    patients = [f"patient_{i:03d}" for i in range(5)]
+    truth = write(tmp_path / "ref.csv", dict(zip(patients, ["PN0", "pn0(I+)", "pN1MI", "pn1", "PN2"], strict=True)))
+    guess = ["pn0", "PN0(i+)", "pN0(i+)", "PN1", " pn1 "]
+    sub = write(tmp_path / "sub.csv", dict(zip(patients, guess, strict=True)))
+    assert read_patient_stages(sub) == dict(zip(patients, ["pN0", "pN0(i+)", "pN0(i+)", "pN1", "pN1"], strict=True))
+    assert camelyon17_kappa(truth, sub) == pytest.approx(8 / 9)
+    assert camelyon17_kappa(sub, sub) == 1.0
+
+
 def test_bad_spelling_and_duplicates(tmp_path):
-    with pytest.raises(LabelError, match="unknown pN stage 'pN3'"):
+    with pytest.raises(LabelError, match=r"a.csv: line 2: unknown pN stage 'pN3'; expected one of .*any letter case"):
         read_patient_stages(write(tmp_path / "a.csv", {"patient_000": "pN3"}))
     path = tmp_path / "b.csv"
-    path.write_text("patient,stage\npatient_000.zip,pN0\nPATIENT_000.zip,pN1\n")
-    with pytest.raises(LabelError, match="listed twice"):
+    path.write_text("patient,stage\npatient_000.zip,pN0\npatient_001.zip,pN0\nPATIENT_000.zip,PN0\n")
+    # a patient twice is ambiguous even with the same stage: refused, both lines named
+    with pytest.raises(LabelError, match=r"b.csv: line 4: patient_000 is listed twice \(first on line 2\)"):
         read_patient_stages(path)
 
 

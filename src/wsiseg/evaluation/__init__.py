@@ -1,12 +1,25 @@
 """Scores: the CAMELYON17 kappa, the CAMELYON16 FROC, and classification reports with their pictures."""
 
-from wsiseg.evaluation.froc import EVAL_FPS, FrocResult, SlideHits, evaluation_mask, froc, itc_lesions, slide_hits
+from wsiseg.evaluation.froc import (
+    EVAL_FPS,
+    OFFICIAL_LEVEL,
+    SWEEPS,
+    FrocResult,
+    SlideHits,
+    evaluation_mask,
+    froc,
+    itc_lesions,
+    slide_hits,
+    slide_hits_at_level,
+)
 from wsiseg.evaluation.gallery import save_gallery
 from wsiseg.evaluation.kappa import camelyon17_kappa, read_patient_stages
 from wsiseg.evaluation.report import ClassReport, class_report, save_confusion_png, save_froc_png
 
 __all__ = [
     "EVAL_FPS",
+    "OFFICIAL_LEVEL",
+    "SWEEPS",
     "ClassReport",
     "FrocResult",
     "SlideHits",
@@ -20,4 +33,5 @@ __all__ = [
     "save_froc_png",
     "save_gallery",
     "slide_hits",
+    "slide_hits_at_level",
 ]

@@ -10,18 +10,21 @@ from pathlib import Path
 from sklearn.metrics import cohen_kappa_score
 
 from wsiseg.errors import LabelError
-from wsiseg.labels import PN_STAGES
+from wsiseg.labels import PN_STAGES, canonical_label
 
 
 def read_patient_stages(path: str | Path) -> dict[str, str]:
     """``patient_xxx -> pN stage`` from the ``.zip`` rows of a labels / submission CSV (slide rows ignored).
 
-    Names are compared case-insensitively (``Patient_004.ZIP`` is ``patient_004``), as the official script
-    does.
+    As in the challenge's ``evaluate.py``, the stages are compared in lower case: ``PN1``, ``pn1`` and
+    ``pN1`` are all ``pN1`` (returned in the official spelling). Names are case-insensitive too
+    (``Patient_004.ZIP`` is ``patient_004``), which the official script does not do (there, a name in
+    another case than the reference's is a missing patient).
 
     Raises:
-        LabelError: unreadable file, a missing ``patient,stage`` header, an unknown stage spelling or a
-            patient listed twice.
+        LabelError: unreadable file, a missing ``patient,stage`` header, an unknown stage or a patient listed
+            twice (the official script keeps the last row silently; a second row is refused here, with both
+            line numbers).
     """
     path = Path(path)
     try:
@@ -31,15 +34,14 @@ def read_patient_stages(path: str | Path) -> dict[str, str]:
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["patient", "stage"]:
         raise LabelError(path, "the first line must be the header 'patient,stage'")
     stages: dict[str, str] = {}
+    lines: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if len(row) < 2 or not row[0].strip().lower().endswith(".zip"):
             continue
-        patient, stage = row[0].strip().lower().removesuffix(".zip"), row[1].strip()
-        if stage not in PN_STAGES:
-            raise LabelError(path, f"line {line}: unknown pN stage {stage!r}; expected one of {', '.join(PN_STAGES)}")
+        patient = row[0].strip().lower().removesuffix(".zip")
         if patient in stages:
-            raise LabelError(path, f"line {line}: {patient} is listed twice")
-        stages[patient] = stage
+            raise LabelError(path, f"line {line}: {patient} is listed twice (first on line {lines[patient]})")
+        stages[patient], lines[patient] = canonical_label(path, line, row[1], PN_STAGES, "pN stage"), line
     return stages
 
 

@@ -14,6 +14,7 @@ Steps (see ``conf/stage.yaml``):
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,13 +30,14 @@ from wsiseg.annotations.geometry import max_feret_diameter
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
 from wsiseg.errors import CheckpointError
 from wsiseg.evaluation import (
+    OFFICIAL_LEVEL,
+    SlideHits,
     camelyon17_kappa,
     class_report,
-    evaluation_mask,
     froc,
     save_confusion_png,
     save_froc_png,
-    slide_hits,
+    slide_hits_at_level,
 )
 from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps, lesion_detections, load_heatmap
 from wsiseg.labels import (
@@ -357,18 +359,24 @@ def _detection_metrics(rows: list[SlideRow], settings: DictConfig, out: Path) ->
         if usable[0].proba is not None:
             p_tumour = [1.0 - r.proba[SLIDE_LABELS.index("negative")] for r in usable]
             result["auc_classifier"] = float(roc_auc_score(truth, p_tumour))
-    hits = []
-    for r in usable:
-        heatmap, _ = load_heatmap(r.heatmap)
-        detections = lesion_detections(heatmap, r.heatmap.mpp, settings.threshold, settings.merge_um)
-        lesions = None
-        if r.label != "negative":
-            down = r.heatmap.mpp / r.heatmap.slide_mpp
-            size_wh = (int(heatmap.shape[1] * down), int(heatmap.shape[0] * down))
-            tumour = tumor_mask(r.annotation, size_wh, down)[: heatmap.shape[0], : heatmap.shape[1]]
-            lesions = evaluation_mask(tumour, r.heatmap.mpp)
-        hits.append(slide_hits(detections, lesions, r.heatmap.mpp))
-    curve = froc(hits)
+    curve = froc([_lesion_hits(r, settings) for r in usable], settings.get("sweep", "official"))
     save_froc_png(curve, out / "froc.png")
-    result |= {"froc": curve.score, "froc_at": curve.at, "lesions": curve.n_lesions}
+    result |= {"froc": curve.score, "froc_at": curve.at, "lesions": curve.n_lesions, "froc_sweep": curve.sweep}
     return result
+
+
+def _lesion_hits(row: SlideRow, settings: DictConfig) -> SlideHits:
+    """One slide's share of the FROC, the official way (see :func:`wsiseg.evaluation.slide_hits_at_level`).
+
+    Detections are the heatmap's regions at ``settings.threshold``; the evaluation mask is the annotation
+    rasterised at pyramid level ``settings.level`` of the slide (``2**level`` level-0 px per pixel).
+    """
+    heatmap, _ = load_heatmap(row.heatmap)
+    detections = lesion_detections(heatmap, row.heatmap.mpp, settings.threshold, settings.merge_um)
+    slide_mpp, level = row.heatmap.slide_mpp, int(settings.get("level", OFFICIAL_LEVEL))
+    tumour = None
+    if row.label != "negative":
+        scale = row.heatmap.mpp / slide_mpp  # level-0 px per heatmap px
+        size_wh = (math.ceil(heatmap.shape[1] * scale), math.ceil(heatmap.shape[0] * scale))
+        tumour = tumor_mask(row.annotation, size_wh, 2**level)
+    return slide_hits_at_level(detections, tumour, slide_mpp, level, settings.get("l0_mpp"))
