@@ -105,6 +105,7 @@ make_dm(sys.argv[1], sys.argv[2]).prepare_data()
 """
 
 
+@pytest.mark.slow  # 3 processes; the fast suite has the deterministic waiter test below
 def test_concurrent_runs_build_one_cache_once(tiny_cohort, tmp_path, prepared):
     import subprocess
     import sys

@@ -42,3 +42,16 @@ def tiny_checkpoint(tiny_cohort, tmp_path_factory):
         ],
     )  # fmt: skip
     return train(cfg).last_checkpoint
+
+
+@pytest.fixture(scope="session")
+def few_slides(tiny_cohort, tmp_path_factory):
+    """A plain folder with 9 of the tiny cohort's slides (every third one): for tests that predict repeatedly."""
+    import shutil
+
+    from wsiseg.inference import find_slides
+
+    folder = tmp_path_factory.mktemp("few_slides")
+    for _, path in find_slides(tiny_cohort)[::3]:
+        shutil.copy(path, folder / path.name)
+    return folder

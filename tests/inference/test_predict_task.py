@@ -89,6 +89,7 @@ def test_bad_slides_are_reported_and_the_others_go_on(tiny_cohort, tiny_checkpoi
     assert fixed.done == ["no_mpp"] and not fixed.failed
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_killed_run_leaves_nothing_that_looks_complete_and_resumes_identically(
     full_run, tiny_cohort, tiny_checkpoint, tmp_path
 ):
@@ -116,6 +117,7 @@ def test_killed_run_leaves_nothing_that_looks_complete_and_resumes_identically(
     assert not list(out.glob(".*.part"))  # the rerun cleaned the killed run's temporary files
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_ddp_predict_writes_each_slide_once(tiny_cohort, tiny_checkpoint, tmp_path, full_run):
     out = tmp_path / "out"
     proc = cli([*args(tiny_checkpoint, tiny_cohort, out), "trainer=ddp_cpu"], tmp_path)
@@ -150,8 +152,8 @@ def test_manifest_names_cannot_escape_the_output_folder(tiny_cohort, tiny_checkp
     assert [p for p in tmp_path.rglob("escaped*") if p.parent not in (out, out / ".claims")] == []  # nowhere else
 
 
-def test_a_slide_another_live_run_holds_is_left_to_it(tiny_cohort, tiny_checkpoint, tmp_path, full_run):
-    out, names = tmp_path / "out", sorted(n for n, _ in find_slides(tiny_cohort))
+def test_a_slide_another_live_run_holds_is_left_to_it(few_slides, tiny_checkpoint, tmp_path, full_run):
+    out, names = tmp_path / "out", sorted(n for n, _ in find_slides(few_slides))
     held, stale = names[0], names[1]
     (out / ".work").mkdir(parents=True)
     theirs = out / ".work" / f"{held}.20260101-000000-aaaaaa-r0.sum.npy"  # the live run's accumulator
@@ -159,12 +161,12 @@ def test_a_slide_another_live_run_holds_is_left_to_it(tiny_cohort, tiny_checkpoi
     dead = out / ".work" / f"{stale}.20250101-000000-bbbbbb-r0.sum.npy"  # a killed run's
     dead.write_bytes(b"stale")
     claim = try_claim(lock_path(out, held), owner("20260101-000000-aaaaaa"))
-    first = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + [f"paths.output_dir={out}-1"]))
+    first = run(compose_config("predict", args(tiny_checkpoint, few_slides, out) + [f"paths.output_dir={out}-1"]))
     assert list(first.elsewhere) == [held] and first.elsewhere[held].startswith("run 20260101-000000-aaaaaa (pid")
     assert sorted(first.done) == names[1:] and not (out / f"{held}.json").exists()
     assert theirs.read_bytes() == b"their partial sums" and not dead.exists()  # only what was claimed is cleaned
     claim.release()
-    second = run(compose_config("predict", args(tiny_checkpoint, tiny_cohort, out) + [f"paths.output_dir={out}-2"]))
+    second = run(compose_config("predict", args(tiny_checkpoint, few_slides, out) + [f"paths.output_dir={out}-2"]))
     assert second.done == [held] and sorted(second.skipped) == names[1:] and not second.elsewhere
     reference, _ = full_run
     assert np.array_equal(np.load(out / f"{held}.heatmap.npy"), np.load(reference / f"{held}.heatmap.npy"))
@@ -172,13 +174,18 @@ def test_a_slide_another_live_run_holds_is_left_to_it(tiny_cohort, tiny_checkpoi
     assert [json.loads(p.read_text())["run"] for p in summaries] == [first.run_id, second.run_id]
 
 
-@pytest.mark.parametrize("runs", [2, 3])
-def test_concurrent_runs_on_one_folder_predict_each_slide_once(runs, tiny_cohort, tiny_checkpoint, tmp_path, full_run):
-    out, names = tmp_path / "out", sorted(n for n, _ in find_slides(tiny_cohort))
+@pytest.mark.parametrize(
+    ("runs", "cohort"), [(2, "few_slides"), pytest.param(3, "tiny_cohort", marks=pytest.mark.slow)]
+)
+def test_concurrent_runs_on_one_folder_predict_each_slide_once(
+    runs, cohort, request, tiny_checkpoint, tmp_path, full_run
+):
+    slides = request.getfixturevalue(cohort)
+    out, names = tmp_path / "out", sorted(n for n, _ in find_slides(slides))
     folders = [tmp_path / f"job{i}" for i in range(runs)]
     for folder in folders:
         folder.mkdir()
-    procs = [cli(args(tiny_checkpoint, tiny_cohort, out), folder, wait=False) for folder in folders]
+    procs = [cli(args(tiny_checkpoint, slides, out), folder, wait=False) for folder in folders]
     logs = [proc.communicate(timeout=900)[0] for proc in procs]
     for proc, text in zip(procs, logs, strict=True):
         assert proc.returncode == 0, text[-3000:]  # not < 0 either: no run died of a signal

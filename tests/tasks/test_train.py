@@ -92,6 +92,7 @@ def test_ddp_with_two_cpu_processes(tiny_cohort, tmp_path):
     assert state["state_dict"]  # weights saved once, by rank 0
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_two_job_multirun(tiny_cohort, tmp_path):
     sweep = tmp_path / "sweep"
     args = overrides(tiny_cohort, tmp_path / "cache", "${hydra:runtime.output_dir}", "trainer.max_epochs=1")
@@ -122,6 +123,7 @@ def _records(path):
     return {(r["epoch"], r["batch"]): r["mask_sum"] for r in lines}
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_killed_mid_epoch_resumes_from_last_with_the_same_batches(tiny_cohort, tmp_path):
     import signal
     import time
