@@ -83,7 +83,11 @@ def predict_heatmaps(
     Reports are this run's own files (``.runs/<run>/rank<r>.json``, merged into ``summary-<run>.json``;
     ``summary.json`` is a copy of the latest run's), so runs sharing the folder never overwrite each other's.
     """
-    trainer.predict(model, datamodule=data, return_predictions=False)
+    try:
+        trainer.predict(model, datamodule=data, return_predictions=False)
+    finally:  # also when prediction fails: a claim left held would keep the slide from later runs here
+        if data.claims is not None:
+            data.claims.release_all()
     claims = data.claims
     part = {
         "done": writer.done, "skipped": data.skipped + claims.finished_elsewhere, "elsewhere": claims.elsewhere,
