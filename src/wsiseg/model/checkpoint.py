@@ -117,9 +117,14 @@ def checkpoint_spec(state: Mapping[str, Any], source: str | Path) -> ModelSpec:
             )
     if MODEL_KEY in state:
         return ModelSpec.from_dict(state[MODEL_KEY], source)
+    return spec_from_config(config, _datamodule_split(state) or {}, source)
+
+
+def _datamodule_split(state: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The split ``PatchDataModule.state_dict`` saved (checkpoints from before the record), unchecked."""
     datamodule = state.get(DATAMODULE_KEY)
     split = datamodule.get("split") if isinstance(datamodule, Mapping) else None
-    return spec_from_config(config, split if isinstance(split, Mapping) else {}, source)
+    return split if isinstance(split, Mapping) else None
 
 
 def load_model(path: str | Path, channels_last: bool | None = None) -> tuple[SegmentationModule, ModelSpec]:
@@ -218,8 +223,7 @@ def stored_split(state: Mapping[str, Any], source: str | Path) -> dict[str, str]
         split = checkpoint_spec(state, source).split
         if split:
             return split
-    datamodule = state.get(DATAMODULE_KEY)
-    split = datamodule.get("split") if isinstance(datamodule, Mapping) else None
+    split = _datamodule_split(state)
     return check_split(split, source) if split else None
 
 

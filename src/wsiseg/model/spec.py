@@ -141,8 +141,7 @@ class ModelSpec:
         """
         if not isinstance(record, Mapping):
             raise CheckpointError(source, f"{MODEL_KEY!r} is a {type(record).__name__}, not a record")
-        fields = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(str(k) for k in record if k not in fields | {"format"})
+        unknown = sorted(str(k) for k in record if k not in {*cls.__dataclass_fields__, "format"})
         if record.get("format") != SPEC_FORMAT or unknown:
             raise CheckpointError(source, f"unknown model record (format {record.get('format')!r}, keys {unknown})")
         check = _Checker(source)

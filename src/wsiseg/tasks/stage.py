@@ -248,7 +248,7 @@ def checkpoint_split(
         CheckpointError: The checkpoint is refused (pickled objects, a crafted model record).
         ValueError: It records no split and none can be recomputed.
     """
-    from wsiseg.model.checkpoint import stored_split
+    from wsiseg.model.checkpoint import CONFIG_KEY, stored_split
 
     if state is None:
         state = _load_checkpoint(checkpoint, required=True)
@@ -257,7 +257,7 @@ def checkpoint_split(
     saved = stored_split(state, checkpoint)
     if saved:
         return saved
-    config = state.get("wsiseg_config")
+    config = state.get(CONFIG_KEY)
     data = config.get("data") if isinstance(config, dict) else None
     if not isinstance(data, dict) or cohort is None:
         raise ValueError(f"{checkpoint} records no patient split; run stage.py with holdout=none")
