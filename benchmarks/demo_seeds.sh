@@ -9,7 +9,7 @@ PY=${PY:-.venv/bin/python}
 for s in "$@"; do
   out=outputs/seeds/seed$s
   test -f $out/train/checkpoints/last.ckpt || \
-    $PY train.py experiment=demo seed=$s data.split_seed=$s hydra.run.dir=$out/train
+    $PY train.py experiment=demo seed=$s data.split.seed=$s hydra.run.dir=$out/train
   $PY predict.py ckpt_path=$out/train/checkpoints/last.ckpt slides=data/demo out_dir=$out/heatmaps \
     hydra.run.dir=$out/predict
   $PY stage.py heatmaps=$out/heatmaps cohort=data/demo seed=$s hydra.run.dir=$out/stage > $out/stage.txt

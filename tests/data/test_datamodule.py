@@ -7,12 +7,15 @@ import pytest
 import torch
 
 from wsiseg.data import PatchDataModule, build_augmentation, open_cache
+from wsiseg.sampling import SamplingSpec, SplitSpec
+from wsiseg.tissue import TissueParams
 
 
-def make_dm(cohort, cache_dir, **overrides):
+def make_dm(cohort, cache_dir, sampling=None, split=None, **overrides):
     args = dict(
-        cohorts=[str(cohort)], cache_dir=str(cache_dir), magnification=4.0, patch_size=32, out_size=32,
-        val_fraction=0.4, batch_size=8, num_workers=0, prepare_workers=1, train_transform=build_augmentation(),
+        cohorts=[str(cohort)], cache_dir=str(cache_dir), batch_size=8, num_workers=0, prepare_workers=1,
+        sampling=SamplingSpec(**{"magnification": 4.0, "patch_size": 32, "out_size": 32, **(sampling or {})}),
+        split=SplitSpec(**{"val_fraction": 0.4, **(split or {})}), train_transform=build_augmentation(),
     )  # fmt: skip
     return PatchDataModule(**{**args, **overrides})
 
@@ -64,8 +67,12 @@ def test_unchanged_config_reuses_the_cache(prepared, tiny_cohort):
 
 
 @pytest.mark.parametrize(
-    "change", [{"neg_pos_ratio": 3.0}, {"patch_size": 64}, {"split_seed": 5}, {"magnification": "10x"}]
-)
+    "change",
+    [
+        {"sampling": {"neg_pos_ratio": 3.0}}, {"sampling": {"patch_size": 64}}, {"split": {"seed": 5}},
+        {"sampling": {"magnification": "10x"}}, {"tissue": TissueParams(min_area_mm2=0.2)},
+    ],
+)  # fmt: skip
 def test_changed_config_builds_another_cache(prepared, tiny_cohort, change):
     other = make_dm(tiny_cohort, prepared.cache_dir, **change)
     assert other.cache_folder() != prepared.cache_folder()
@@ -88,7 +95,10 @@ def test_setup_without_prepare_is_a_clear_error(tiny_cohort, tmp_path):
 
 def test_state_dict_carries_the_split_and_refuses_another(prepared):
     state = prepared.state_dict()
-    assert state["split"] == prepared.split(prepared.slides()) and set(state["split"].values()) == {"train", "val"}
+    assert state["split"] == prepared.split_patients(prepared.slides()) and set(state["split"].values()) == {
+        "train",
+        "val",
+    }
     prepared.load_state_dict(state)  # the same split: accepted
     other = dict(state["split"])
     patient = sorted(other)[0]

@@ -18,7 +18,7 @@ from wsiseg.sampling import (
 from wsiseg.slide import open_slide
 from wsiseg.tissue import tissue_roi
 
-SPEC = SamplingSpec(mpp=4.0, patch_size=32, out_size=32, min_normal_patches=0)
+SPEC = SamplingSpec(magnification=4.0, patch_size=32, out_size=32, min_normal_patches=0)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_normal_patches_are_in_tissue_and_away_from_tumour(cohort, plans):
     for plan in plans[:8]:
         record = by_name[plan.slide]
         with open_slide(record.path) as slide:
-            roi = tissue_roi(slide, SPEC.roi_mpp)
+            roi = tissue_roi(slide)
             footprint = SPEC.footprint_um / slide.mpp
             tumour = rasterize(read_asap_xml(record.annotation), slide.dimensions, 1.0) if record.annotation else None
         assert len(plan.normal_pool_xy) > 0

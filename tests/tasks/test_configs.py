@@ -1,5 +1,6 @@
 """Every config file composes, and what it describes instantiates (the paper's sizes included)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from wsiseg.data import PatchDataModule
 from wsiseg.model import SegmentationModule, UNet
 from wsiseg.synth import CohortSpec
 from wsiseg.tasks.instantiate import instantiate_list
+from wsiseg.tissue import TissueParams
 
 BASE = ["paths.output_dir=/tmp/wsiseg-test-out"]
 
@@ -34,14 +36,54 @@ def test_experiments_compose_and_instantiate(experiment):
 def test_paper_versions_are_pure_overrides():
     v1 = compose_config("train", [*BASE, "experiment=paper_v1"])
     v2 = compose_config("train", [*BASE, "experiment=paper_v2"])
-    assert (v1.data.magnification, v1.data.neg_pos_ratio, v1.data.train_transform.rotate90) == ("40x", 2, True)
-    assert (v2.data.magnification, v2.data.neg_pos_ratio, v2.data.train_transform.rotate90) == ("20x", 3, False)
+    assert (v1.sampling.magnification, v1.sampling.neg_pos_ratio, v1.data.train_transform.rotate90) == ("40x", 2, True)
+    assert (v2.sampling.magnification, v2.sampling.neg_pos_ratio, v2.data.train_transform.rotate90) == ("20x", 3, False)
     assert list(v2.data.normal_from) == ["camelyon17"] and list(v2.data.tumour_from) == ["camelyon16", "camelyon17"]
     for cfg in (v1, v2):
-        assert (cfg.data.patch_size, cfg.data.out_size, cfg.data.normal_per_tumour) == (512, 256, 4)
+        assert (cfg.sampling.patch_size, cfg.sampling.out_size, cfg.sampling.normal_per_tumour) == (512, 256, 4)
         assert (cfg.trainer.devices, cfg.trainer.strategy, cfg.trainer.sync_batchnorm) == (4, "ddp", True)
         assert cfg.model.optimizer.lr == 1e-3 and list(cfg.model.scheduler.milestones) == [20]
         assert cfg.model.scheduler.gamma == 0.1
+
+
+def test_experiment_settings_win_over_the_root(tmp_path):
+    """_self_ comes first in every root config: an experiment that sets a root key is not overridden by it."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "experiment" / "probe.yaml").write_text(
+        "# @package _global_\nseed: 7\noptimized_metric: val/iou\nsampling:\n  neg_pos_ratio: 3\n"
+        "tissue:\n  min_area_mm2: 0.2\n"
+    )
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose("train", overrides=[*BASE, "experiment=probe"])
+    assert (cfg.seed, cfg.optimized_metric, cfg.sampling.neg_pos_ratio) == (7, "val/iou", 3)
+    dm = instantiate(cfg.data)
+    assert dm.spec.neg_pos_ratio == 3 and dm.tissue.min_area_mm2 == 0.2  # the data module gets the shared nodes
+    for root in ("train", "predict", "stage", "synth"):
+        assert OmegaConf.load(CONF / f"{root}.yaml").defaults[0] == "_self_", root
+
+
+@pytest.mark.parametrize("root", ["train", "predict", "stage"])
+def test_one_tissue_node_reaches_every_stage(root, tmp_path):
+    extra = {"predict": ["ckpt_path=x.ckpt"]}.get(root, [])
+    cfg = compose_config(root, [*BASE, *extra, "tissue.min_area_mm2=0.3", "tissue.thumbnail_mpp=16"])
+    tissue = instantiate(cfg.tissue, _convert_="all")
+    assert isinstance(tissue, TissueParams) and (tissue.min_area_mm2, tissue.thumbnail_mpp) == (0.3, 16.0)
+    assert tissue.green_hue_deg == (70.0, 190.0)  # a tuple again, as the record declares
+    if root == "train":
+        assert instantiate(cfg.data).tissue == tissue
+    if root == "predict":
+        assert instantiate(cfg.inference, _convert_="all")(model_mpp=1.0, tile=64).tissue == tissue
+
+
+def test_sampling_presets_are_records():
+    from wsiseg.sampling import SamplingSpec
+
+    paper = instantiate(compose_config("train", BASE).sampling)
+    demo = instantiate(compose_config("train", [*BASE, "experiment=demo"]).sampling)
+    assert isinstance(paper, SamplingSpec) and (paper.mpp, paper.patch_size, paper.out_size) == (0.5, 512, 256)
+    assert (demo.mpp, demo.patch_size, demo.out_size, demo.neg_pos_ratio) == (2.0, 128, 64, 2)
+    assert demo.max_pool == 20000 and demo.min_normal_patches == 64  # every field is reachable from the config
 
 
 def test_paper_unet_has_31m_parameters_and_takes_256x256x3():
@@ -106,6 +148,8 @@ def test_every_yaml_file_is_covered():
         "inference",
         "classifier",
         "features",
+        "tissue",
+        "sampling",
     ]:
         covered |= {str(Path(group) / f"{n}.yaml") for n in names(group)}
     covered.add("hydra/launcher/slurm.yaml")
@@ -118,8 +162,10 @@ def test_predict_config_composes_and_its_settings_build():
     from wsiseg.inference import PredictSettings
 
     cfg = compose_config("predict", [*BASE, "ckpt_path=x.ckpt", "trainer=ddp", "inference.blend=weighted"])
-    settings = PredictSettings(model_mpp=1.0, tile=256, **instantiate(cfg.inference, _convert_="all"))
+    settings = instantiate(cfg.inference, _convert_="all")(model_mpp=1.0, tile=256)
+    assert isinstance(settings, PredictSettings)
     assert (settings.heatmap_mpp, settings.blend, settings.block_tiles) == (4.0, "weighted", 8)
+    assert settings.tissue == TissueParams()  # the shared tissue node, built
     assert cfg.trainer.devices == 4 and cfg.out_dir == "data/heatmaps"
 
 

@@ -36,10 +36,10 @@ def test_paper_training_config_finds_the_real_layout(data_dir, experiment):
     datasets = {s.dataset for s in slides}
     assert datasets == {"camelyon16", "camelyon17"} and all(s.path.is_file() for s in slides)
     assert all(s.annotation is not None for s in slides if s.has_tumour)
-    split = dm.split(slides)
+    split = dm.split_patients(slides)
     assert {"train", "val"} <= set(split.values())
     tumour = next(s for s in slides if s.has_tumour and s.dataset == "camelyon17")
-    plan = plan_slide(tumour, dm.spec)  # the paper's 20X / 40X sampling plan on a real-layout slide
+    plan = plan_slide(tumour, dm.spec, dm.tissue)  # the paper's 20X / 40X sampling plan on a real-layout slide
     assert len(plan.tumour_xy) > 0
     assert dm.spec.neg_pos_ratio == (3 if experiment == "paper_v2" else 2)
 

@@ -16,8 +16,8 @@ from wsiseg.tasks.train import run
 def overrides(cohort, cache, out, *extra):
     return [
         "experiment=demo", f"data.cohorts=[{cohort}]", f"paths.cache_dir={cache}", f"paths.output_dir={out}",
-        "data.magnification=4.0", "data.patch_size=32", "data.out_size=32", "data.batch_size=8",
-        "data.num_workers=0", "data.prepare_workers=1", "data.val_fraction=0.4", "data.test_fraction=0.0",
+        "sampling.magnification=4.0", "sampling.patch_size=32", "sampling.out_size=32", "data.batch_size=8",
+        "data.num_workers=0", "data.prepare_workers=1", "data.split.val_fraction=0.4", "data.split.test_fraction=0.0",
         "model.net.depth=2", "model.net.base_width=4", "trainer.enable_progress_bar=false",
         "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "trainer.log_every_n_steps=1", *extra,
     ]  # fmt: skip
@@ -38,11 +38,11 @@ def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_pa
     assert first.last_checkpoint.is_file() and first.best_checkpoint.is_file()
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     config = load_config_from_checkpoint(first.last_checkpoint)
-    assert config["data"]["magnification"] == 4.0 and config["data"]["out_size"] == 32  # predict reads these
+    assert config["sampling"]["magnification"] == 4.0 and config["sampling"]["out_size"] == 32  # predict reads these
     state = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)
     assert state["epoch"] == 0 and state["global_step"] == 3
     assert state["wsiseg_provenance"]["packages"]["torch"] and state["wsiseg_provenance"]["seed"] == 42
-    assert json.loads((out / "run.json").read_text())["config"]["data"]["magnification"] == 4.0
+    assert json.loads((out / "run.json").read_text())["config"]["sampling"]["magnification"] == 4.0
     split = state["PatchDataModule"]["split"]  # the patient split travels with the checkpoint (for stage.py)
     assert set(split.values()) <= {"train", "val", "test"} and "train" in split.values()
     resumed = run(
@@ -96,18 +96,18 @@ def test_ddp_with_two_cpu_processes(tiny_cohort, tmp_path):
 def test_two_job_multirun(tiny_cohort, tmp_path):
     sweep = tmp_path / "sweep"
     args = overrides(tiny_cohort, tmp_path / "cache", "${hydra:runtime.output_dir}", "trainer.max_epochs=1")
-    _train_cli(["-m", *args, "data.neg_pos_ratio=2,3", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    _train_cli(["-m", *args, "sampling.neg_pos_ratio=2,3", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     for job in ("0", "1"):
         assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
         assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))
     ratios = {
-        load_config_from_checkpoint(sweep / j / "checkpoints" / "last.ckpt")["data"]["neg_pos_ratio"] for j in "01"
+        load_config_from_checkpoint(sweep / j / "checkpoints" / "last.ckpt")["sampling"]["neg_pos_ratio"] for j in "01"
     }
     assert ratios == {2, 3}
     assert len(list((tmp_path / "cache").glob("patches-*"))) == 2  # one cache per sampling config
 
 
-@pytest.mark.parametrize("bad", ["data.magnification=63x", "trainer=nope"])
+@pytest.mark.parametrize("bad", ["sampling.magnification=63x", "trainer=nope"])
 def test_bad_overrides_fail_before_work(tiny_cohort, tmp_path, bad):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     args = [*overrides(tiny_cohort, tmp_path / "cache", tmp_path / "o"), bad, f"hydra.run.dir={tmp_path / 'o'}"]

@@ -68,7 +68,7 @@ def test_mm2_to_px() -> None:
     [
         {"min_saturation": 1.5},
         {"opening_um": -1.0},
-        {"min_tissue_area_mm2": -0.1},
+        {"min_area_mm2": -0.1},
         {"blue_hue_deg": (240.0, 200.0)},
         {"black_max_value": 300},
     ],

@@ -46,7 +46,7 @@ def test_pen_removal_is_switchable(synthetic: Synthetic, switch: str, region: st
 
 
 def test_specks_come_back_without_the_area_filter(synthetic: Synthetic) -> None:
-    mask = detect_tissue(synthetic.rgb, synthetic.mpp, TissueParams(min_tissue_area_mm2=0.0)).mask
+    mask = detect_tissue(synthetic.rgb, synthetic.mpp, TissueParams(min_area_mm2=0.0)).mask
     assert mask[synthetic.specks].mean() > 0.5
 
 

@@ -30,6 +30,7 @@ from wsiseg.locks import new_run_id
 from wsiseg.parallel import map_slides
 from wsiseg.sampling import PatchRecord, SamplingSpec, SlideRecord
 from wsiseg.slide import open_slide
+from wsiseg.tissue import TissueParams
 
 log = logging.getLogger(__name__)
 INDEX_FIELDS = ("row", "slide", "x", "y", "label", "split", "repeats", "tumour_fraction")
@@ -60,14 +61,17 @@ class PatchCache:
         return np.repeat(np.array([r["row"] for r in chosen], np.int64), counts)
 
 
-def cache_key(spec: SamplingSpec, slides: Sequence[SlideRecord], split_of: Mapping[str, str]) -> str:
-    """Digest of the recipe, the slide files (path, size, mtime) and their split."""
+def cache_key(
+    spec: SamplingSpec, slides: Sequence[SlideRecord], split_of: Mapping[str, str], tissue: TissueParams
+) -> str:
+    """Digest of the recipe, the tissue detector's settings, the slide files (path, size, mtime) and their split."""
     items = []
     for r in sorted(slides, key=lambda r: r.slide):
         stat = r.path.stat()
         ann = r.annotation.stat().st_mtime_ns if r.annotation else None
         items.append([r.slide, str(r.path.resolve()), stat.st_size, stat.st_mtime_ns, ann, split_of[r.patient]])
-    payload = json.dumps({"format": FORMAT, "spec": asdict(spec), "slides": items}, sort_keys=True)
+    payload = {"format": FORMAT, "spec": asdict(spec), "tissue": asdict(tissue), "slides": items}
+    payload = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -22,12 +22,12 @@ from wsiseg.sampling import (
     SlideRecord,
     SplitSpec,
     draw_patches,
-    magnification_mpp,
     patient_split,
     plan_slides,
     read_cohort,
     select_training_slides,
 )
+from wsiseg.tissue import DEFAULT_PARAMS, TissueParams
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +35,17 @@ log = logging.getLogger(__name__)
 class PatchDataModule(pl.LightningDataModule):
     """The paper's training data: ROI-filtered patches sampled in advance, augmented on the fly.
 
+    The recipe, the tissue detector and the patient split are records built by their own config nodes
+    (``conf/sampling``, ``conf/tissue``, ``data.split``) and handed in; this class only joins them to the cohorts.
+
     Args:
         cohorts: cohort folders (synthetic ``manifest.csv`` or the real CAMELYON16/17 layouts).
         cache_dir: where patch caches live (one sub-folder per configuration digest).
-        magnification: ``"40x"``, ``"20x"``, ... or the read resolution in um/px.
-        patch_size: patch side at ``magnification`` (512 in the paper).
-        out_size: side the patch is resized to, the network input (256 in the paper).
-        normal_per_tumour: normal patches per tumour patch (4).
-        neg_pos_ratio: normal : tumour after oversampling (2 in the first version, 3 in the update).
-        normal_from_tumour_slides: share of normal patches from tumour slides' normal tissue.
-        tumour_margin_um: distance kept between normal patches and tumour.
-        min_tissue: minimum tissue fraction of a normal patch.
+        sampling: the patch-sampling recipe (magnification, sizes, 4N normals, the oversampling ratio, seed).
+        tissue: the tissue detector's settings (the ROI that normal patches must lie in).
+        split: the patient split (validation / test fractions, seed); ``None``: :class:`SplitSpec` defaults.
         tumour_from: datasets whose annotated tumour slides are used.
         normal_from: datasets whose normal slides are used (the update: CAMELYON17 only).
-        val_fraction: share of patients for validation.
-        test_fraction: share of patients held out from training altogether (slide-level evaluation).
-        split_seed: seed of the patient split.
-        sampling_seed: seed of patch sampling.
         batch_size: patches per batch (per process under DDP).
         num_workers: DataLoader worker processes.
         prepare_workers: processes planning and extracting patches.
@@ -63,20 +57,11 @@ class PatchDataModule(pl.LightningDataModule):
         self,
         cohorts: Sequence[str | Path],
         cache_dir: str | Path,
-        magnification: str | float = "20x",
-        patch_size: int = 512,
-        out_size: int = 256,
-        normal_per_tumour: float = 4.0,
-        neg_pos_ratio: float = 2.0,
-        normal_from_tumour_slides: float = 0.5,
-        tumour_margin_um: float = 100.0,
-        min_tissue: float = 0.5,
+        sampling: SamplingSpec,
+        tissue: TissueParams = DEFAULT_PARAMS,
+        split: SplitSpec | None = None,
         tumour_from: Sequence[str] = ("camelyon16", "camelyon17"),
         normal_from: Sequence[str] = ("camelyon17",),
-        val_fraction: float = 0.2,
-        test_fraction: float = 0.0,
-        split_seed: int = 0,
-        sampling_seed: int = 0,
         batch_size: int = 32,
         num_workers: int = 2,
         prepare_workers: int = 2,
@@ -84,14 +69,11 @@ class PatchDataModule(pl.LightningDataModule):
         val_transform: A.Compose | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["train_transform", "val_transform"], logger=False)
-        self.spec = SamplingSpec(
-            mpp=magnification_mpp(magnification), patch_size=patch_size, out_size=out_size,
-            normal_per_tumour=normal_per_tumour, neg_pos_ratio=neg_pos_ratio,
-            normal_from_tumour_slides=normal_from_tumour_slides, tumour_margin_um=tumour_margin_um,
-            min_tissue=min_tissue, seed=sampling_seed,
-        )  # fmt: skip
-        self.split_spec = SplitSpec(val_fraction, test_fraction, split_seed)
+        # the records are not hyper-parameters Lightning may pickle into checkpoints (a checkpoint is data)
+        self.save_hyperparameters(
+            ignore=["sampling", "tissue", "split", "train_transform", "val_transform"], logger=False
+        )
+        self.spec, self.tissue, self.split_spec = sampling, tissue, split or SplitSpec()
         self.cohorts = [Path(c) for c in cohorts]
         self.cache_dir = Path(cache_dir)
         self.train_transform, self.val_transform = train_transform, val_transform
@@ -104,7 +86,7 @@ class PatchDataModule(pl.LightningDataModule):
         records = [r for root in self.cohorts for r in read_cohort(root)]
         return select_training_slides(records, self.hparams.tumour_from, self.hparams.normal_from)
 
-    def split(self, slides: Sequence[SlideRecord]) -> dict[str, str]:
+    def split_patients(self, slides: Sequence[SlideRecord]) -> dict[str, str]:
         """Patient -> ``train`` / ``val`` / ``test``."""
         return patient_split(slides, self.split_spec)
 
@@ -125,8 +107,8 @@ class PatchDataModule(pl.LightningDataModule):
     def _cache_plan(self) -> tuple[list[SlideRecord], dict[str, str], Path, str]:
         """Slides, their split, and the cache folder and key they and the recipe determine."""
         slides = self.slides()
-        split_of = self.split(slides)
-        key = cache_key(self.spec, slides, split_of)
+        split_of = self.split_patients(slides)
+        key = cache_key(self.spec, slides, split_of, self.tissue)
         return slides, split_of, self.cache_dir / f"patches-{key}", key
 
     # -- Lightning hooks ----------------------------------------------------------------------------------
@@ -152,7 +134,7 @@ class PatchDataModule(pl.LightningDataModule):
         patches = {}
         for split, oversample in (("train", True), ("val", False)):
             chosen = [s for s in slides if split_of[s.patient] == split]
-            plans = plan_slides(chosen, self.spec, workers)
+            plans = plan_slides(chosen, self.spec, self.tissue, workers)
             patches[split] = draw_patches(plans, self.spec, oversample_tumour=oversample)
             counts = Counter(p.label for p in patches[split])
             uses = sum(p.repeats for p in patches[split] if p.label == "tumour")
@@ -194,7 +176,7 @@ class PatchDataModule(pl.LightningDataModule):
         distributed = self.trainer is not None and self.trainer.world_size > 1
         # one process: an order that depends on (seed, epoch) only, so resuming repeats it exactly;
         # several: shuffle=True, which Lightning turns into a DistributedSampler seeded the same way
-        sampler = EpochShuffleSampler(len(dataset), self.hparams.sampling_seed) if shuffle and not distributed else None
+        sampler = EpochShuffleSampler(len(dataset), self.spec.seed) if shuffle and not distributed else None
         return DataLoader(
             dataset, batch_size=self.hparams.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
             num_workers=workers, persistent_workers=workers > 0,

@@ -15,7 +15,7 @@ from wsiseg.errors import SlideError, WsisegError
 from wsiseg.inference.grid import Blend, TileGrid, group_cores, make_grid, select_cores
 from wsiseg.sampling import read_cohort
 from wsiseg.slide import open_slide
-from wsiseg.tissue import tissue_roi
+from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
 
 if TYPE_CHECKING:  # the model stage imports torch; planning does not need it
     from wsiseg.model.spec import ModelSpec
@@ -35,7 +35,8 @@ class PredictSettings:
         overlap: share of each tile spent on margins.
         blend: ``crop`` (keep tile cores) or ``weighted`` (blend whole tiles with a tent window).
         block_tiles: tiles per side read in one region read.
-        roi_mpp: thumbnail resolution of the tissue ROI.
+        tissue: the tissue detector's settings; tiles are predicted inside its ROI (``conf/tissue``, shared with
+            training).
         backend: slide reader backend.
         slide_mpp: level-0 um/px for slides that record none (wins over the file's value; ``None``: the file's).
     """
@@ -46,7 +47,7 @@ class PredictSettings:
     overlap: float = 0.25
     blend: Blend = "crop"
     block_tiles: int = 8
-    roi_mpp: float = 8.0
+    tissue: TissueParams = DEFAULT_PARAMS
     backend: str = "tiffslide"
     slide_mpp: float | None = None
 
@@ -121,7 +122,7 @@ def plan_task(name: str, path: Path, settings: PredictSettings) -> SlideTask:
         grid = make_grid(
             slide.dimensions, slide.mpp, settings.model_mpp, settings.tile, settings.heatmap_mpp, settings.overlap
         )
-        roi = tissue_roi(slide, settings.roi_mpp)
+        roi = tissue_roi(slide, params=settings.tissue)
     if roi.is_empty:
         raise SlideError(path, "no tissue found by the tissue ROI (blank slide?); nothing to predict")
     tissue = cv2.resize(roi.mask.astype(np.uint8), grid.heatmap_hw[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)

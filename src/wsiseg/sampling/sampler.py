@@ -20,7 +20,7 @@ from wsiseg.sampling.cohort import SlideRecord
 from wsiseg.sampling.grid import box_coverage, covering_patches, normal_candidates, oversample
 from wsiseg.sampling.spec import PatchLabel, SamplingSpec
 from wsiseg.slide import open_slide
-from wsiseg.tissue import tissue_roi
+from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,14 @@ class SlidePlan:
     tissue_mm2: float
 
 
-def plan_slide(record: SlideRecord, spec: SamplingSpec) -> SlidePlan:
-    """Read the slide's thumbnail and annotation and plan its patches (no pixel of level 0 is read)."""
+def plan_slide(record: SlideRecord, spec: SamplingSpec, tissue: TissueParams = DEFAULT_PARAMS) -> SlidePlan:
+    """Read the slide's thumbnail and annotation and plan its patches (no pixel of level 0 is read).
+
+    ``tissue``: the tissue detector's settings (its ``thumbnail_mpp`` is the ROI resolution).
+    """
     rng = np.random.default_rng((spec.seed, zlib.crc32(record.slide.encode())))
     with open_slide(record.path) as slide:
-        roi = tissue_roi(slide, spec.roi_mpp)
+        roi = tissue_roi(slide, params=tissue)
         plan_ds = spec.plan_um / slide.mpp  # level-0 px per planning px
         width, height = slide.dimensions
     shape_hw = (int(np.ceil(height / plan_ds)), int(np.ceil(width / plan_ds)))
@@ -78,9 +81,11 @@ def plan_slide(record: SlideRecord, spec: SamplingSpec) -> SlidePlan:
     )  # fmt: skip
 
 
-def plan_slides(records: Sequence[SlideRecord], spec: SamplingSpec, workers: int = 2) -> list[SlidePlan]:
+def plan_slides(
+    records: Sequence[SlideRecord], spec: SamplingSpec, tissue: TissueParams = DEFAULT_PARAMS, workers: int = 2
+) -> list[SlidePlan]:
     """:func:`plan_slide` for every slide, in parallel, with a progress bar."""
-    return map_slides(plan_slide, [(r, spec) for r in records], workers, "plan patches")
+    return map_slides(plan_slide, [(r, spec, tissue) for r in records], workers, "plan patches")
 
 
 def _allocate(total: int, weights: np.ndarray, capacity: np.ndarray) -> np.ndarray:

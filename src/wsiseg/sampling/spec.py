@@ -33,8 +33,9 @@ class SamplingSpec:
     """How patches are drawn from slides (the paper: 512 px at 40X/20X resized to 256, 4N normals, ratio 2/3).
 
     Attributes:
-        mpp: resolution the ``patch_size`` patch is read at (um/px).
-        patch_size: patch side at ``mpp`` (level-0 footprint ``patch_size * mpp`` um).
+        magnification: what the ``patch_size`` patch is read at: ``"40x"``, ``"20x"``, ``"10x"``, ``"5x"``, or a
+            resolution in um/px (:attr:`mpp` gives the resolution).
+        patch_size: patch side at ``magnification`` (level-0 footprint ``patch_size * mpp`` um).
         out_size: side the patch is resized to (the network input).
         normal_per_tumour: normal patches drawn per tumour patch (4 in the paper).
         neg_pos_ratio: tumour patches are oversampled until normal : tumour equals this (2, then 3).
@@ -43,13 +44,12 @@ class SamplingSpec:
         tumour_margin_um: normal patches keep at least this distance from annotated tumour.
         min_tissue: minimum tissue-ROI fraction of a normal patch.
         min_normal_patches: floor on the normal count (a split without tumour still gets normals).
-        roi_mpp: thumbnail resolution of the tissue ROI (um/px).
         plan_cells: planning-grid pixels per patch side (coverage and normal placement are planned on it).
         max_pool: normal candidate positions kept per slide.
         seed: seed of every random choice.
     """
 
-    mpp: float
+    magnification: str | float = "20x"
     patch_size: int = 512
     out_size: int = 256
     normal_per_tumour: float = 4.0
@@ -58,19 +58,24 @@ class SamplingSpec:
     tumour_margin_um: float = 100.0
     min_tissue: float = 0.5
     min_normal_patches: int = 64
-    roi_mpp: float = 8.0
     plan_cells: int = 8
     max_pool: int = 20000
     seed: int = 0
 
     def __post_init__(self) -> None:
-        """Validate the numbers."""
+        """Validate the numbers (and the magnification, which must name a resolution)."""
+        magnification_mpp(self.magnification)
         if self.patch_size <= 0 or self.out_size <= 0 or self.plan_cells <= 0:
             raise ValueError("patch_size, out_size and plan_cells must be positive")
         if self.neg_pos_ratio <= 0 or self.normal_per_tumour < 0:
             raise ValueError("neg_pos_ratio must be > 0 and normal_per_tumour >= 0")
         if not 0 <= self.normal_from_tumour_slides <= 1 or not 0 <= self.min_tissue <= 1:
             raise ValueError("normal_from_tumour_slides and min_tissue are fractions in [0, 1]")
+
+    @property
+    def mpp(self) -> float:
+        """Resolution the patches are read at (um/px)."""
+        return magnification_mpp(self.magnification)
 
     @property
     def footprint_um(self) -> float:

@@ -49,7 +49,9 @@ def run(cfg: DictConfig) -> PredictSummary:
     """Predict heatmaps for ``cfg.slides`` with ``cfg.ckpt_path`` (see ``conf/predict.yaml``)."""
     checkpoint = Path(cfg.ckpt_path)
     model, spec = load_model(checkpoint, cfg.get("channels_last"))  # from the checkpoint's record, never its code
-    settings = PredictSettings.from_model(spec, **instantiate(cfg.inference, _convert_="all"))
+    settings: PredictSettings = instantiate(cfg.inference, _convert_="all")(
+        model_mpp=spec.input_mpp, tile=spec.tile_size
+    )
     slides = find_slides(cfg.slides)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -171,7 +171,7 @@ def _score(rows: list[SlideRow], cfg: DictConfig, out_dir: Path, report: dict[st
             _evaluate(part, chosen, source, reference, out_dir, report)
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
     report["detection"] = _detection_metrics(evaluated, cfg.froc, out_dir)
-    report["pictures"] = save_pictures(evaluated, cfg.pictures, out_dir)
+    report["pictures"] = save_pictures(evaluated, cfg.pictures, out_dir, instantiate(cfg.tissue, _convert_="all"))
 
 
 # -- inputs ------------------------------------------------------------------------------------------------

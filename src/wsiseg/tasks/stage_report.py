@@ -16,7 +16,7 @@ from wsiseg.atomic import write_text_atomic
 from wsiseg.evaluation import save_gallery
 from wsiseg.labels import SLIDE_LABELS
 from wsiseg.slide import open_slide
-from wsiseg.tissue import detect_tissue, save_roi_figure
+from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, detect_tissue, save_roi_figure
 
 if TYPE_CHECKING:
     from wsiseg.tasks.stage import SlideRow
@@ -32,8 +32,14 @@ def write_reports(report: dict[str, Any], out: Path) -> None:
     print(terminal_report(report, out), flush=True)
 
 
-def save_pictures(rows: list[SlideRow], settings: DictConfig, out: Path) -> dict[str, str]:
-    """The gallery of overlays (a few slides per reference label) and the tissue ROI figure of one slide."""
+def save_pictures(
+    rows: list[SlideRow], settings: DictConfig, out: Path, tissue: TissueParams = DEFAULT_PARAMS
+) -> dict[str, str]:
+    """The gallery of overlays (a few slides per reference label) and the tissue ROI figure of one slide.
+
+    ``tissue``: the detector settings of the ROI figure (the run's ``conf/tissue`` node, as in training and
+    prediction).
+    """
     made: dict[str, str] = {}
     per_label = int(settings.gallery_per_label)
     if per_label > 0:
@@ -50,8 +56,8 @@ def save_pictures(rows: list[SlideRow], settings: DictConfig, out: Path) -> dict
             if r.heatmap.slide_path.is_file():
                 try:
                     with open_slide(r.heatmap.slide_path) as slide:
-                        thumbnail = slide.thumbnail(8.0)
-                        roi = detect_tissue(thumbnail, 8.0, slide_mpp=slide.mpp)
+                        thumbnail = slide.thumbnail(tissue.thumbnail_mpp)
+                        roi = detect_tissue(thumbnail, tissue.thumbnail_mpp, tissue, slide_mpp=slide.mpp)
                     made["roi"] = str(save_roi_figure(out / f"roi_{r.heatmap.name}.png", thumbnail, roi))
                 except (OSError, ValueError) as err:
                     log.warning("no ROI figure for %s: %s", r.heatmap.slide_path, err)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -43,7 +43,7 @@ def run(cfg: DictConfig) -> TrainResult:
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:  # the choices a sweep varies, for TensorBoard's HParams tab
-        logger.log_hyperparams(_scalars({"data": dict(datamodule.hparams), "model": dict(model.hparams)}))
+        logger.log_hyperparams(_scalars(_hyperparameters(datamodule, model)))
     # weights_only: a checkpoint to resume from is loaded without running any pickled code
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     checkpoint = trainer.checkpoint_callback  # the first: best by the monitored metric
@@ -55,6 +55,15 @@ def run(cfg: DictConfig) -> TrainResult:
         log.info("metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
         log.info("best checkpoint: %s", best)
     return TrainResult(metrics, best, last, Path(cfg.paths.output_dir))
+
+
+def _hyperparameters(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> dict:
+    """The data's settings (its sampling recipe, tissue detector and split records included) and the model's."""
+    data = dict(datamodule.hparams)
+    for name, record in (("sampling", "spec"), ("tissue", "tissue"), ("split", "split_spec")):
+        if is_dataclass(getattr(datamodule, record, None)):
+            data[name] = asdict(getattr(datamodule, record))
+    return {"data": data, "model": dict(model.hparams)}
 
 
 def _scalars(tree: dict, prefix: str = "") -> dict[str, float | int | str | bool]:

@@ -14,13 +14,15 @@ class TissueParams:
     work at any thumbnail resolution. Saturations are on a 0-1 scale, hues in degrees (0-360).
 
     Attributes:
+        thumbnail_mpp: resolution of the thumbnail the detector works on (um/px); the one ROI resolution of
+            every stage (patch sampling, prediction, pictures).
         min_saturation: floor of the saturation threshold; the applied threshold is
             ``max(otsu, min_saturation)``, so a blank or near-uniform slide (where Otsu splits noise)
             gives no tissue.
         median_blur_um: side of the median filter applied to the thumbnail before any test.
         closing_um: diameter of the elliptical closing that joins nearby tissue fragments.
         opening_um: diameter of the elliptical opening that removes thin specks and threads.
-        min_tissue_area_mm2: tissue pieces whose outer contour encloses less than this are dropped.
+        min_area_mm2: tissue pieces whose outer contour encloses less than this are dropped.
         max_hole_area_mm2: holes inside tissue smaller than this are filled; larger ones stay out.
         remove_black: exclude near-black pixels (scanner borders, black ink).
         black_max_value: a pixel is near-black when ``max(R, G, B)`` is below this (0-255).
@@ -34,11 +36,12 @@ class TissueParams:
             blurred edges with them.
     """
 
+    thumbnail_mpp: float = 8.0
     min_saturation: float = 0.08
     median_blur_um: float = 40.0
     closing_um: float = 64.0
     opening_um: float = 32.0
-    min_tissue_area_mm2: float = 0.05
+    min_area_mm2: float = 0.05
     max_hole_area_mm2: float = 0.5
     remove_black: bool = True
     black_max_value: int = 50
@@ -50,17 +53,23 @@ class TissueParams:
     exclusion_dilation_um: float = 24.0
 
     def __post_init__(self) -> None:
+        for name in ("green_hue_deg", "blue_hue_deg"):  # a config gives lists; the record keeps tuples
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        if not self.thumbnail_mpp > 0:
+            raise ValueError(f"TissueParams.thumbnail_mpp must be > 0 um/px, got {self.thumbnail_mpp}")
         for name in ("min_saturation", "pen_min_saturation"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"TissueParams.{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("median_blur_um", "closing_um", "opening_um", "exclusion_dilation_um"):
             if getattr(self, name) < 0:
                 raise ValueError(f"TissueParams.{name} must be >= 0 micrometres, got {getattr(self, name)}")
-        if self.min_tissue_area_mm2 < 0 or self.max_hole_area_mm2 < 0:
-            raise ValueError("TissueParams areas (min_tissue_area_mm2, max_hole_area_mm2) must be >= 0")
+        if self.min_area_mm2 < 0 or self.max_hole_area_mm2 < 0:
+            raise ValueError("TissueParams areas (min_area_mm2, max_hole_area_mm2) must be >= 0")
         if not 0 <= self.black_max_value <= 256:
             raise ValueError(f"TissueParams.black_max_value must be in [0, 256], got {self.black_max_value}")
         for name in ("green_hue_deg", "blue_hue_deg"):
+            if len(getattr(self, name)) != 2:
+                raise ValueError(f"TissueParams.{name} must be (low, high), got {getattr(self, name)}")
             low, high = getattr(self, name)
             if not 0.0 <= low <= high <= 360.0:
                 raise ValueError(f"TissueParams.{name} must be (low, high) with 0 <= low <= high <= 360")

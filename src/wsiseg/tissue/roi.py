@@ -156,7 +156,7 @@ def detect_tissue(
 
     Steps: median blur; near-black and pen-ink pixels excluded (as switched on in ``params``); Otsu's
     threshold on the saturation of the other pixels, floored at ``params.min_saturation`` so a blank slide
-    gives no tissue; closing then opening; pieces smaller than ``min_tissue_area_mm2`` dropped and holes
+    gives no tissue; closing then opening; pieces smaller than ``min_area_mm2`` dropped and holes
     smaller than ``max_hole_area_mm2`` filled, through ``cv2.findContours(RETR_CCOMP)``.
 
     Args:
@@ -175,7 +175,7 @@ def detect_tissue(
     otsu = otsu_saturation_threshold(saturation, ~excluded)
     threshold = max(otsu, params.min_saturation)
     mask = _morphology((saturation > threshold) & ~excluded, excluded, mpp, params)
-    mask = clean_mask(mask, mm2_to_px(params.min_tissue_area_mm2, mpp), mm2_to_px(params.max_hole_area_mm2, mpp))
+    mask = clean_mask(mask, mm2_to_px(params.min_area_mm2, mpp), mm2_to_px(params.max_hole_area_mm2, mpp))
     scale = mpp / (mpp if slide_mpp is None else slide_mpp)
     outers, holes = find_contours(mask)
     return TissueROI(
@@ -201,7 +201,7 @@ def _morphology(mask: np.ndarray, excluded: np.ndarray, mpp: float, params: Tiss
     return out.astype(bool)
 
 
-def tissue_roi(slide: SlideLike, mpp: float = 8.0, params: TissueParams = DEFAULT_PARAMS) -> TissueROI:
+def tissue_roi(slide: SlideLike, mpp: float | None = None, params: TissueParams = DEFAULT_PARAMS) -> TissueROI:
     """Return the tissue ROI of a slide from its thumbnail at ``mpp`` micrometres per pixel.
 
     A slide without tissue (blank, all background, or of one near-constant colour) gives an empty ROI and a
@@ -209,12 +209,14 @@ def tissue_roi(slide: SlideLike, mpp: float = 8.0, params: TissueParams = DEFAUL
 
     Args:
         slide: the slide (see :class:`SlideLike`).
-        mpp: the thumbnail resolution to work at (8-16 um/px suits the default ``params``).
+        mpp: the thumbnail resolution to work at (8-16 um/px suits the default ``params``); ``None``:
+            ``params.thumbnail_mpp``.
         params: the detector settings.
 
     Raises:
         SlideError: the slide gives an empty (zero-pixel) thumbnail.
     """
+    mpp = params.thumbnail_mpp if mpp is None else mpp
     thumbnail = np.asarray(slide.thumbnail(mpp))
     if thumbnail.size == 0:
         message = f"its thumbnail at {mpp:g} um/px is empty (shape {thumbnail.shape}); no tissue ROI"
