@@ -8,6 +8,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+import wsiseg.tasks  # noqa: F401 - registers the configs' schemas, as every entry script does
+
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 

@@ -60,7 +60,9 @@ def test_experiment_settings_win_over_the_root(tmp_path):
     dm = instantiate(cfg.data)
     assert dm.spec.neg_pos_ratio == 3 and dm.tissue.min_area_mm2 == 0.2  # the data module gets the shared nodes
     for root in ("train", "predict", "stage", "synth"):
-        assert OmegaConf.load(CONF / f"{root}.yaml").defaults[0] == "_self_", root
+        defaults = OmegaConf.load(CONF / f"{root}.yaml").defaults
+        groups = [i for i, entry in enumerate(defaults) if not isinstance(entry, str)]  # "group: choice" entries
+        assert defaults.index("_self_") < min(groups), root  # only a schema may come before _self_
 
 
 @pytest.mark.parametrize("root", ["train", "predict", "stage"])
@@ -190,3 +192,33 @@ def test_stage_bad_overrides_fail_with_hydras_message(bad):
 
     with pytest.raises(ConfigCompositionException):
         compose_config("stage", [*BASE, bad])
+
+
+@pytest.mark.parametrize(
+    ("root", "bad", "valid"),
+    [
+        ("stage", "holdout=chekpoint", "[checkpoint, none]"),
+        ("stage", "froc.sweep=al", "[official, all]"),
+        ("predict", "inference.blend=wieghted", "[crop, weighted]"),
+        ("predict", "inference.backend=openslid", "[tiffslide, openslide]"),
+        ("stage", "classifier=diameter_rule classifier.diameter=ferret", "[feret, major_axis]"),
+        ("stage", "cv_folds=five", "cv_folds"),
+    ],
+)
+def test_closed_choices_fail_at_composition_naming_the_valid_values(root, bad, valid):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_config(root, [*BASE, "ckpt_path=x.ckpt", *bad.split()] if root == "predict" else [*BASE, *bad.split()])
+    assert valid in str(err.value) + str(err.value.__cause__)
+
+
+def test_typed_choices_reach_the_code_as_plain_strings():
+    from wsiseg.classifiers import DiameterRule
+
+    cfg = compose_config("predict", [*BASE, "ckpt_path=x.ckpt", "inference.blend=weighted"])
+    settings = instantiate(cfg.inference, _convert_="all")(model_mpp=1.0, tile=64)
+    assert type(settings.blend) is str and type(settings.backend) is str and settings.blend == "weighted"
+    stage = compose_config("stage", [*BASE, "classifier=diameter_rule", "holdout=none"])
+    assert stage.holdout == "none" and stage.froc.sweep == "official"
+    assert isinstance(instantiate(stage.classifier, _convert_="all"), DiameterRule)

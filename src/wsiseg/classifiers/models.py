@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import joblib
 import numpy as np
@@ -18,6 +18,9 @@ from wsiseg.atomic import atomic_path
 from wsiseg.labels import SLIDE_LABELS, SlideLabel, size_label
 
 Features = Sequence[Mapping[str, float]]
+
+Diameter = Literal["feret", "major_axis"]
+"""How :class:`DiameterRule` measures a region: maximum Feret diameter, or the fitted ellipse's major axis."""
 
 
 def _check_labels(labels: Sequence[str]) -> None:
@@ -90,7 +93,7 @@ class DiameterRule:
         diameter: ``feret`` (maximum Feret diameter) or ``major_axis`` (ellipse major axis).
     """
 
-    def __init__(self, threshold: float = 0.5, diameter: str = "feret") -> None:
+    def __init__(self, threshold: float = 0.5, diameter: Diameter = "feret") -> None:
         key = {"feret": "largest_feret_mm", "major_axis": "largest_major_axis_mm"}[diameter]
         self.feature = f"t{int(round(threshold * 100)):02d}_{key}"
 

@@ -6,7 +6,7 @@ import glob
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import cv2
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from wsiseg.errors import SlideError, WsisegError
 from wsiseg.inference.grid import Blend, TileGrid, group_cores, make_grid, select_cores
 from wsiseg.sampling import read_cohort
-from wsiseg.slide import open_slide
+from wsiseg.slide import BackendName, open_slide
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
 
 if TYPE_CHECKING:  # the model stage imports torch; planning does not need it
@@ -48,8 +48,16 @@ class PredictSettings:
     blend: Blend = "crop"
     block_tiles: int = 8
     tissue: TissueParams = DEFAULT_PARAMS
-    backend: str = "tiffslide"
+    backend: BackendName = "tiffslide"
     slide_mpp: float | None = None
+
+    def __post_init__(self) -> None:
+        """Keep plain strings (a typed config hands ``str`` enums) and check the closed choices."""
+        for name, allowed in (("blend", get_args(Blend)), ("backend", get_args(BackendName))):
+            value = str(getattr(getattr(self, name), "value", getattr(self, name)))
+            if value not in allowed:
+                raise ValueError(f"PredictSettings.{name} must be one of {list(allowed)}, got {value!r}")
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_model(cls, spec: ModelSpec, **settings) -> PredictSettings:
