@@ -106,6 +106,7 @@ def test_every_yaml_file_is_covered():
         "inference",
         "classifier",
         "features",
+        "debug",  # tests/conf/test_debug.py
     ]:
         covered |= {str(Path(group) / f"{n}.yaml") for n in names(group)}
     covered.add("hydra/launcher/slurm.yaml")
