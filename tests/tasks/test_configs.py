@@ -107,6 +107,7 @@ def test_every_yaml_file_is_covered():
         "classifier",
         "features",
         "debug",  # tests/conf/test_debug.py
+        "hparams_search",  # tests/conf/test_hparams_search.py
     ]:
         covered |= {str(Path(group) / f"{n}.yaml") for n in names(group)}
     covered.add("hydra/launcher/slurm.yaml")
