@@ -4,13 +4,20 @@ import hydra
 from omegaconf import DictConfig
 
 from wsiseg.tasks.stage import run
+from wsiseg.tasks.sweep import check_metric_name, sweep_value
+
+METRICS = ("kappa/test", "kappa/cv")  # the held-out patients' kappa, the out-of-fold kappa of the fitted ones
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="stage")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns the held-out (else out-of-fold) kappa for sweepers."""
+    """Hydra entry point; returns ``cfg.optimized_metric`` for sweepers.
+
+    ``kappa/test`` (the default) falls back to ``kappa/cv`` when no patient is held out (``holdout=none``).
+    """
+    name = check_metric_name(cfg.get("optimized_metric"), METRICS)
     kappa = run(cfg).kappa
-    return kappa.get("test", kappa.get("cv"))
+    return sweep_value({f"kappa/{part}": value for part, value in kappa.items()}, name, {"kappa/test": "kappa/cv"})
 
 
 if __name__ == "__main__":

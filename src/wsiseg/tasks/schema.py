@@ -128,6 +128,11 @@ class StageSchema:
     features: Any = None
     classifier: Any = None
     optimized_metric: Optional[str] = None  # noqa: UP045 - what a sweeper maximises (conf/hparams_search)
+    # the other tasks' groups, which one conf/local/default.yaml shared by every task may set; stage ignores them
+    data: Any = None
+    model: Any = None
+    trainer: Any = None
+    inference: Any = None
 
 
 def register() -> None:
