@@ -32,6 +32,24 @@ _PATIENT_RE = re.compile(r"^(patient_\d{3})\.zip$", re.IGNORECASE)
 NODE_RE = re.compile(r"^(patient_\d{3})_node_(\d)\.tif$", re.IGNORECASE)
 
 
+def parse_node(slide: str) -> tuple[str, int] | None:
+    """The patient (lower case) and node number of a CAMELYON17 node slide name; ``None`` for any other name.
+
+    >>> parse_node("Patient_004_node_4.tif")
+    ('patient_004', 4)
+    >>> parse_node("tumor_001.tif") is None
+    True
+    """
+    match = NODE_RE.match(slide)
+    return (match.group(1).lower(), int(match.group(2))) if match else None
+
+
+def patient_of_node(slide: str) -> str | None:
+    """The patient of a CAMELYON17 node slide name (``patient_004_node_4.tif`` -> ``patient_004``), else ``None``."""
+    node = parse_node(slide)
+    return node[0] if node else None
+
+
 @dataclass(frozen=True)
 class NodeRecord:
     """One lymph-node slide and its label."""
@@ -122,8 +140,8 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
             _first_row(first_line, patient, line, path)
             stages[patient] = canonical_label(path, line, value, PN_STAGES, "pN stage")
             nodes.setdefault(patient, {})
-        elif m := NODE_RE.match(name):
-            patient, node = m.group(1).lower(), int(m.group(2))
+        elif parsed := parse_node(name):
+            patient, node = parsed
             slide = f"{patient}_node_{node}.tif"
             _first_row(first_line, slide, line, path)
             label = canonical_label(path, line, value, SLIDE_LABELS, "slide label")

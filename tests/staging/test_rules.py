@@ -49,3 +49,8 @@ def test_stage_patients_groups_by_patient():
     patients = stage_patients(labels)
     assert [(p.patient, p.stage) for p in patients] == [("patient_000", "pN1"), ("patient_001", "pN0")]
     assert [n.slide for n in patients[0].nodes][3] == "patient_000_node_3.tif"
+
+
+def test_stage_patients_refuses_a_name_that_is_not_a_node_slide():
+    with pytest.raises(ValueError, match="'tumor_001.tif' is not a CAMELYON17 node slide name"):
+        stage_patients({"tumor_001.tif": "macro"})

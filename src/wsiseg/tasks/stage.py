@@ -41,10 +41,11 @@ from wsiseg.evaluation import (
 )
 from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps, lesion_detections, load_heatmap
 from wsiseg.labels import (
-    NODE_RE,
     PN_STAGES,
     SLIDE_LABELS,
     PatientRecord,
+    parse_node,
+    patient_of_node,
     read_stage_labels,
     size_label,
     write_stage_labels,
@@ -185,8 +186,7 @@ def _slide_rows(heatmaps: Sequence[HeatmapRecord], cfg: DictConfig) -> list[Slid
     rows = []
     for h in heatmaps:
         rec = records.get(h.slide)
-        match = NODE_RE.match(h.slide)
-        patient = rec.patient if rec else match.group(1).lower() if match else Path(h.slide).stem
+        patient = rec.patient if rec else patient_of_node(h.slide) or Path(h.slide).stem
         row = SlideRow(h, patient)
         if rec is not None:
             row.dataset, row.annotation = rec.dataset, rec.annotation
@@ -309,7 +309,7 @@ def _reference_stages(cohort: str | None) -> Path | None:
 
 def _stage(labels: dict[str, str]) -> list[PatientRecord]:
     """Stage the CAMELYON17 patients that have all five node slides; warn about the others."""
-    nodes = {slide: label for slide, label in labels.items() if NODE_RE.match(slide)}
+    nodes = {slide: label for slide, label in labels.items() if parse_node(slide)}
     complete, partial = [], []
     for patient in stage_patients(nodes):
         (complete if len(patient.nodes) == 5 else partial).append(patient)
