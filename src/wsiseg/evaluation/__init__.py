@@ -13,8 +13,9 @@ from wsiseg.evaluation.froc import (
     slide_hits_at_level,
 )
 from wsiseg.evaluation.gallery import save_gallery
-from wsiseg.evaluation.kappa import camelyon17_kappa, read_patient_stages
+from wsiseg.evaluation.kappa import camelyon17_kappa
 from wsiseg.evaluation.report import ClassReport, class_report, save_confusion_png, save_froc_png
+from wsiseg.labels import read_patient_stages  # the official reading the kappa uses
 
 __all__ = [
     "EVAL_FPS",
