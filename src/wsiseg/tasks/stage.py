@@ -25,8 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from sklearn.metrics import roc_auc_score
 
-from wsiseg.annotations import read_asap_xml, tumor_mask
-from wsiseg.annotations.geometry import max_feret_diameter
+from wsiseg.annotations import tumor_mask
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
 from wsiseg.errors import CheckpointError
 from wsiseg.evaluation import (
@@ -45,12 +44,18 @@ from wsiseg.labels import (
     SLIDE_LABELS,
     PatientRecord,
     parse_node,
-    patient_of_node,
     read_stage_labels,
-    size_label,
     write_stage_labels,
 )
-from wsiseg.sampling import SlideRecord, SplitSpec, patient_split, read_cohort, select_training_slides
+from wsiseg.sampling import (
+    SlideInfo,
+    SplitSpec,
+    cohort_index,
+    patient_split,
+    read_cohort,
+    select_training_slides,
+    slide_info,
+)
 from wsiseg.staging import stage_patients
 from wsiseg.tasks.instantiate import record_run
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
@@ -73,6 +78,11 @@ class SlideRow:
     predicted: str = ""
     oof: str = ""  # out-of-fold prediction (fit slides with labels)
     proba: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, heatmap: HeatmapRecord, info: SlideInfo) -> SlideRow:
+        """A heatmap's row, with what the cohort says about its slide."""
+        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source)
 
 
 @dataclass(frozen=True)
@@ -180,32 +190,13 @@ def _score(rows: list[SlideRow], cfg: DictConfig, out_dir: Path, report: dict[st
 
 def _slide_rows(heatmaps: Sequence[HeatmapRecord], cfg: DictConfig) -> list[SlideRow]:
     """Join heatmaps with the cohort's labels, patients and annotations (slides match by file name)."""
-    records: dict[str, SlideRecord] = {}
-    if cfg.get("cohort"):
-        records = {r.slide: r for r in read_cohort(cfg.cohort)}
-    rows = []
-    for h in heatmaps:
-        rec = records.get(h.slide)
-        patient = rec.patient if rec else patient_of_node(h.slide) or Path(h.slide).stem
-        row = SlideRow(h, patient)
-        if rec is not None:
-            row.dataset, row.annotation = rec.dataset, rec.annotation
-            if rec.label is not None:
-                row.label, row.label_source = rec.label, "labels"
-            elif rec.dataset == "camelyon16" and rec.has_tumour and rec.annotation and cfg.camelyon16_labels:
-                row.label, row.label_source = _label_from_annotation(rec.annotation, h.slide_mpp), "annotation"
-        rows.append(row)
-    unmatched = sum(1 for h in heatmaps if h.slide not in records)
-    if records and unmatched:
+    index = cohort_index(cfg.get("cohort"))
+    labels_by_size = bool(cfg.camelyon16_labels)
+    rows = [SlideRow.of(h, slide_info(h.slide, h.slide_mpp, index, labels_by_size)) for h in heatmaps]
+    unmatched = sum(1 for h in heatmaps if h.slide not in index)
+    if index and unmatched:
         log.warning("%d of %d heatmaps have no slide in the cohort %s (no label)", unmatched, len(heatmaps), cfg.cohort)
     return rows
-
-
-def _label_from_annotation(xml: Path, slide_mpp: float) -> str:
-    """CAMELYON16 tumour slides have no slide label: take the size rule on the largest annotated lesion."""
-    tumour = [a for a in read_asap_xml(xml) if a.role == "tumor"]
-    longest = max((max_feret_diameter(a.vertices_xy) for a in tumour), default=0.0) * slide_mpp / 1000
-    return size_label(longest) if longest > 0 else "itc"
 
 
 def _heatmaps_checkpoint(rows: list[SlideRow]) -> Path | None:
