@@ -5,7 +5,7 @@ from wsiseg.sampling.grid import box_coverage, covering_patches, normal_candidat
 from wsiseg.sampling.lookup import SlideInfo, cohort_index, label_from_annotation, slide_info
 from wsiseg.sampling.sampler import PatchRecord, SlidePlan, draw_patches, plan_slide, plan_slides
 from wsiseg.sampling.spec import MAGNIFICATIONS, SamplingSpec, magnification_mpp
-from wsiseg.sampling.split import SplitSpec, patient_split
+from wsiseg.sampling.split import SplitSpec, patient_split, split_from_data_config
 
 __all__ = [
     "MAGNIFICATIONS",
@@ -29,4 +29,5 @@ __all__ = [
     "read_cohort",
     "select_training_slides",
     "slide_info",
+    "split_from_data_config",
 ]

@@ -16,18 +16,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from sklearn.metrics import roc_auc_score
 
 from wsiseg.annotations import tumor_mask
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
-from wsiseg.errors import CheckpointError
 from wsiseg.evaluation import (
     OFFICIAL_LEVEL,
     SlideHits,
@@ -47,42 +45,14 @@ from wsiseg.labels import (
     read_stage_labels,
     write_stage_labels,
 )
-from wsiseg.sampling import (
-    SlideInfo,
-    SplitSpec,
-    cohort_index,
-    patient_split,
-    read_cohort,
-    select_training_slides,
-    slide_info,
-)
+from wsiseg.sampling import cohort_index, slide_info
 from wsiseg.staging import stage_patients
 from wsiseg.tasks.instantiate import record_run
+from wsiseg.tasks.stage_holdout import heatmaps_checkpoint, load_checkpoint, mark_holdout, training_run
+from wsiseg.tasks.stage_record import SlideRow
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SlideRow:
-    """Everything known about one slide with a heatmap."""
-
-    heatmap: HeatmapRecord
-    patient: str
-    dataset: str = ""
-    label: str | None = None
-    annotation: Path | None = None
-    label_source: str = ""
-    part: str = "fit"  # fit | test
-    features: dict[str, float] = field(default_factory=dict)
-    predicted: str = ""
-    oof: str = ""  # out-of-fold prediction (fit slides with labels)
-    proba: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, heatmap: HeatmapRecord, info: SlideInfo) -> SlideRow:
-        """A heatmap's row, with what the cohort says about its slide."""
-        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source)
 
 
 @dataclass(frozen=True)
@@ -102,9 +72,9 @@ def run(cfg: DictConfig) -> StageResult:
     record_run(cfg, out_dir, cfg.get("seed"))
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
     rows = _slide_rows(find_heatmaps(cfg.heatmaps), cfg)
-    checkpoint = _heatmaps_checkpoint(rows)
-    state = _load_checkpoint(checkpoint, required=cfg.holdout == "checkpoint")
-    _mark_holdout(rows, cfg.holdout, cfg.cohort, checkpoint, state)
+    checkpoint = heatmaps_checkpoint(rows)
+    state = load_checkpoint(checkpoint, required=cfg.holdout == "checkpoint")
+    mark_holdout(rows, cfg.holdout, cfg.cohort, checkpoint, state)
     _add_features(rows, spec, cfg, out_dir)
     classifier, fit = _fit_classifier(rows, cfg, out_dir)
     _predict(classifier, rows, out_dir)
@@ -117,7 +87,7 @@ def run(cfg: DictConfig) -> StageResult:
         "submission": str(submission), "kappa": {}, "slide": {}, "patient": {},
     }  # fmt: skip
     _score(rows, cfg, out_dir, report)
-    report["training"] = _training_run(checkpoint, state)
+    report["training"] = training_run(checkpoint, state)
     write_reports(report, out_dir)
     return StageResult(out_dir, submission, report["kappa"], report)
 
@@ -197,96 +167,6 @@ def _slide_rows(heatmaps: Sequence[HeatmapRecord], cfg: DictConfig) -> list[Slid
     if index and unmatched:
         log.warning("%d of %d heatmaps have no slide in the cohort %s (no label)", unmatched, len(heatmaps), cfg.cohort)
     return rows
-
-
-def _heatmaps_checkpoint(rows: list[SlideRow]) -> Path | None:
-    """The checkpoint that made every heatmap, when they name exactly one."""
-    checkpoints = {r.heatmap.checkpoint for r in rows} - {None}
-    return Path(checkpoints.pop()) if len(checkpoints) == 1 else None
-
-
-def _load_checkpoint(checkpoint: Path | None, required: bool) -> dict[str, Any] | None:
-    """The checkpoint's contents, loaded once, weights-only, with its model record checked.
-
-    ``None`` when there is none, or when it is unreadable or refused and not ``required``.
-    """
-    if checkpoint is None or not checkpoint.is_file():
-        return None
-    from wsiseg.model.checkpoint import read_checkpoint, stored_split  # torch: only this path needs it
-
-    try:
-        state = read_checkpoint(checkpoint)
-        stored_split(state, checkpoint)  # a crafted record is refused here, before anything is used
-    except CheckpointError as err:
-        if required:
-            raise
-        log.warning("not using the checkpoint: %s", err)
-        return None
-    return state
-
-
-def checkpoint_split(
-    checkpoint: Path, cohort: str | Path | None, state: dict[str, Any] | None = None
-) -> dict[str, str]:
-    """The patient split the U-Net was trained with.
-
-    Read from the checkpoint's record (or ``PatchDataModule.state_dict`` of older checkpoints); for a
-    checkpoint with neither, recomputed from its stored data config over ``cohort``. ``state``: the
-    checkpoint's contents when already loaded.
-
-    Raises:
-        FileNotFoundError: No such checkpoint.
-        CheckpointError: The checkpoint is refused (pickled objects, a crafted model record).
-        ValueError: It records no split and none can be recomputed.
-    """
-    from wsiseg.model.checkpoint import CONFIG_KEY, stored_split
-
-    if state is None:
-        state = _load_checkpoint(checkpoint, required=True)
-    if state is None:
-        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-    saved = stored_split(state, checkpoint)
-    if saved:
-        return saved
-    config = state.get(CONFIG_KEY)
-    data = config.get("data") if isinstance(config, dict) else None
-    if not isinstance(data, dict) or cohort is None:
-        raise ValueError(f"{checkpoint} records no patient split; run stage.py with holdout=none")
-    records = select_training_slides(read_cohort(cohort), data["tumour_from"], data["normal_from"])
-    return patient_split(records, SplitSpec(data["val_fraction"], data["test_fraction"], data["split_seed"]))
-
-
-def _mark_holdout(
-    rows: list[SlideRow], holdout: str, cohort: str | None, checkpoint: Path | None, state: dict[str, Any] | None
-) -> None:
-    """Mark the slides of held-out patients (``holdout=checkpoint``) as ``test``."""
-    if holdout == "none":
-        return
-    if holdout != "checkpoint":
-        raise ValueError(f"holdout must be 'checkpoint' or 'none', got {holdout!r}")
-    if checkpoint is None:
-        found = sorted({r.heatmap.checkpoint for r in rows} - {None})
-        raise ValueError(f"holdout=checkpoint needs heatmaps from one checkpoint, found {found}; use holdout=none")
-    if state is None:
-        raise FileNotFoundError(f"the heatmaps' checkpoint {checkpoint} is gone; use holdout=none")
-    split = checkpoint_split(checkpoint, cohort, state)
-    for row in rows:
-        row.part = "test" if split.get(row.patient) == "test" else "fit"
-    log.info(
-        "held-out patients (the U-Net's test split): %d of %d",
-        len({r.patient for r in rows if r.part == "test"}),
-        len({r.patient for r in rows}),
-    )
-
-
-def _training_run(checkpoint: Path | None, state: dict[str, Any] | None) -> dict[str, str]:
-    """The checkpoint behind the heatmaps and its TensorBoard folder, when they are known and still there."""
-    if checkpoint is None or state is None:
-        return {}
-    from wsiseg.model.checkpoint import tensorboard_folder
-
-    folder = tensorboard_folder(state)
-    return {"checkpoint": str(checkpoint)} | ({"tensorboard": str(folder)} if folder else {})
 
 
 def _reference_stages(cohort: str | None) -> Path | None:

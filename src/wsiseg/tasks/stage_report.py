@@ -7,7 +7,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
@@ -16,10 +16,8 @@ from wsiseg.atomic import write_text_atomic
 from wsiseg.evaluation import save_gallery
 from wsiseg.labels import SLIDE_LABELS
 from wsiseg.slide import open_slide
+from wsiseg.tasks.stage_record import SlideRow
 from wsiseg.tissue import detect_tissue, save_roi_figure
-
-if TYPE_CHECKING:
-    from wsiseg.tasks.stage import SlideRow
 
 log = logging.getLogger(__name__)
 
