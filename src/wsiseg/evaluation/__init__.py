@@ -1,5 +1,12 @@
 """Scores: the CAMELYON17 kappa, the CAMELYON16 FROC, and classification reports with their pictures."""
 
+from wsiseg.evaluation.detection import (
+    DetectionResult,
+    DetectionSettings,
+    DetectionSlide,
+    detection_scores,
+    lesion_hits,
+)
 from wsiseg.evaluation.froc import (
     EVAL_FPS,
     OFFICIAL_LEVEL,
@@ -22,13 +29,18 @@ __all__ = [
     "OFFICIAL_LEVEL",
     "SWEEPS",
     "ClassReport",
+    "DetectionResult",
+    "DetectionSettings",
+    "DetectionSlide",
     "FrocResult",
     "SlideHits",
     "camelyon17_kappa",
     "class_report",
+    "detection_scores",
     "evaluation_mask",
     "froc",
     "itc_lesions",
+    "lesion_hits",
     "read_patient_stages",
     "save_confusion_png",
     "save_froc_png",

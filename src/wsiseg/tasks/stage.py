@@ -14,29 +14,26 @@ Steps (see ``conf/stage.yaml``):
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
-from sklearn.metrics import roc_auc_score
+from omegaconf import DictConfig, OmegaConf
 
-from wsiseg.annotations import tumor_mask
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
 from wsiseg.evaluation import (
-    OFFICIAL_LEVEL,
-    SlideHits,
+    DetectionResult,
+    DetectionSettings,
+    DetectionSlide,
     camelyon17_kappa,
     class_report,
-    froc,
+    detection_scores,
     save_confusion_png,
     save_froc_png,
-    slide_hits_at_level,
 )
-from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps, lesion_detections, load_heatmap
+from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps
 from wsiseg.labels import (
     PN_STAGES,
     SLIDE_LABELS,
@@ -151,7 +148,7 @@ def _score(rows: list[SlideRow], cfg: DictConfig, out_dir: Path, report: dict[st
         if chosen:
             _evaluate(part, chosen, source, reference, out_dir, report)
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
-    report["detection"] = _detection_metrics(evaluated, cfg.froc, out_dir)
+    report["detection"] = _detection(evaluated, cfg.froc, out_dir).as_dict()
     report["pictures"] = save_pictures(evaluated, cfg.pictures, out_dir)
 
 
@@ -218,36 +215,11 @@ def _evaluate(part: str, rows: list[SlideRow], source: str, reference: Path | No
     save_confusion_png(patients, out / f"confusion_patient_{part}.png", f"pN stages, {title}, kappa {kappa:.3f}")
 
 
-def _detection_metrics(rows: list[SlideRow], settings: DictConfig, out: Path) -> dict[str, Any]:
-    """CAMELYON16 lesion FROC and slide ROC AUC over slides of known tumour status (annotated if tumour)."""
-    usable = [r for r in rows if r.label == "negative" or (r.label is not None and r.annotation is not None)]
-    result: dict[str, Any] = {"slides": len(usable)}
-    if not usable:
-        return result
-    truth = [r.label != "negative" for r in usable]
-    if len(set(truth)) == 2:
-        result["auc_max_prob"] = float(roc_auc_score(truth, [r.features["max_prob"] for r in usable]))
-        if usable[0].proba is not None:
-            p_tumour = [1.0 - r.proba[SLIDE_LABELS.index("negative")] for r in usable]
-            result["auc_classifier"] = float(roc_auc_score(truth, p_tumour))
-    curve = froc([_lesion_hits(r, settings) for r in usable], settings.get("sweep", "official"))
-    save_froc_png(curve, out / "froc.png")
-    result |= {"froc": curve.score, "froc_at": curve.at, "lesions": curve.n_lesions, "froc_sweep": curve.sweep}
+def _detection(rows: list[SlideRow], froc: DictConfig, out: Path) -> DetectionResult:
+    """Lesion FROC (and ``froc.png``) and slide ROC AUC, from ``froc:`` of the config."""
+    settings = DetectionSettings(**OmegaConf.to_container(froc))  # type: ignore[arg-type]
+    slides = [DetectionSlide(r.heatmap, r.label, r.annotation, r.features["max_prob"], r.proba) for r in rows]
+    result = detection_scores(slides, settings)
+    if result.curve is not None:
+        save_froc_png(result.curve, out / "froc.png")
     return result
-
-
-def _lesion_hits(row: SlideRow, settings: DictConfig) -> SlideHits:
-    """One slide's share of the FROC, the official way (see :func:`wsiseg.evaluation.slide_hits_at_level`).
-
-    Detections are the heatmap's regions at ``settings.threshold``; the evaluation mask is the annotation
-    rasterised at pyramid level ``settings.level`` of the slide (``2**level`` level-0 px per pixel).
-    """
-    heatmap, _ = load_heatmap(row.heatmap)
-    detections = lesion_detections(heatmap, row.heatmap.mpp, settings.threshold, settings.merge_um)
-    slide_mpp, level = row.heatmap.slide_mpp, int(settings.get("level", OFFICIAL_LEVEL))
-    tumour = None
-    if row.label != "negative":
-        scale = row.heatmap.mpp / slide_mpp  # level-0 px per heatmap px
-        size_wh = (math.ceil(heatmap.shape[1] * scale), math.ceil(heatmap.shape[0] * scale))
-        tumour = tumor_mask(row.annotation, size_wh, 2**level)
-    return slide_hits_at_level(detections, tumour, slide_mpp, level, settings.get("l0_mpp"))
