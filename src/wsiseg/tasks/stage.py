@@ -15,51 +15,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
-from wsiseg.evaluation import (
-    DetectionResult,
-    DetectionSettings,
-    DetectionSlide,
-    camelyon17_kappa,
-    class_report,
-    detection_scores,
-    save_confusion_png,
-    save_froc_png,
-)
 from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps
-from wsiseg.labels import (
-    PN_STAGES,
-    SLIDE_LABELS,
-    PatientRecord,
-    parse_node,
-    read_stage_labels,
-    write_stage_labels,
-)
+from wsiseg.labels import write_stage_labels
 from wsiseg.sampling import cohort_index, slide_info
-from wsiseg.staging import stage_patients
 from wsiseg.tasks.instantiate import record_run
 from wsiseg.tasks.stage_holdout import heatmaps_checkpoint, load_checkpoint, mark_holdout, training_run
-from wsiseg.tasks.stage_record import SlideRow
+from wsiseg.tasks.stage_record import Pictures, ScoredPart, SlideRow, StageReport
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
+from wsiseg.tasks.stage_scores import score_detection, score_parts, stage_complete
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class StageResult:
-    """What a staging run leaves: the folder, the submission, kappas and the report written as JSON."""
+    """What a staging run leaves: the folder, the submission and the report (written as ``report.json``)."""
 
     out_dir: Path
     submission: Path
-    kappa: dict[str, float]
-    report: dict[str, Any]
+    report: StageReport
+
+    @property
+    def kappa(self) -> dict[ScoredPart, float]:
+        """The official kappa of every part scored against a reference staging (``test``, ``cv``)."""
+        return self.report.kappa
 
 
 def run(cfg: DictConfig) -> StageResult:
@@ -75,18 +62,30 @@ def run(cfg: DictConfig) -> StageResult:
     _add_features(rows, spec, cfg, out_dir)
     classifier, fit = _fit_classifier(rows, cfg, out_dir)
     _predict(classifier, rows, out_dir)
-    patients = _stage({r.heatmap.slide: r.predicted for r in rows})
+    patients = stage_complete({r.heatmap.slide: r.predicted for r in rows})
     submission = write_stage_labels(out_dir / "submission.csv", patients)
     log.info("submission: %d patients -> %s", len(patients), submission)
-    report: dict[str, Any] = {
-        "heatmaps": str(cfg.heatmaps), "slides": len(rows), "patients_staged": len(patients),
-        "fit_slides": len(fit), "classifier": type(classifier).__name__, "features": asdict(spec),
-        "submission": str(submission), "kappa": {}, "slide": {}, "patient": {},
-    }  # fmt: skip
-    _score(rows, cfg, out_dir, report)
-    report["training"] = training_run(checkpoint, state)
+    parts = score_parts(rows, cfg.cohort, out_dir)
+    evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
+    detection = score_detection(evaluated, cfg.froc, out_dir)
+    pictures = save_pictures(evaluated, cfg.pictures, out_dir)
+    report = StageReport(
+        str(cfg.heatmaps), len(rows), len(patients), len(fit), type(classifier).__name__, spec, submission, parts,
+        detection, Pictures(pictures.get("gallery"), pictures.get("roi")), training_run(checkpoint, state),
+    )  # fmt: skip
     write_reports(report, out_dir)
-    return StageResult(out_dir, submission, report["kappa"], report)
+    return StageResult(out_dir, submission, report)
+
+
+def _slide_rows(heatmaps: Sequence[HeatmapRecord], cfg: DictConfig) -> list[SlideRow]:
+    """Join heatmaps with the cohort's labels, patients and annotations (slides match by file name)."""
+    index = cohort_index(cfg.get("cohort"))
+    labels_by_size = bool(cfg.camelyon16_labels)
+    rows = [SlideRow.of(h, slide_info(h.slide, h.slide_mpp, index, labels_by_size)) for h in heatmaps]
+    unmatched = sum(1 for h in heatmaps if h.slide not in index)
+    if index and unmatched:
+        log.warning("%d of %d heatmaps have no slide in the cohort %s (no label)", unmatched, len(heatmaps), cfg.cohort)
+    return rows
 
 
 def _add_features(rows: list[SlideRow], spec: FeatureSpec, cfg: DictConfig, out_dir: Path) -> None:
@@ -136,90 +135,3 @@ def _predict(classifier: Any, rows: list[SlideRow], out_dir: Path) -> None:
         row.predicted = label
         row.proba = proba[i] if proba is not None else None
     write_predictions(out_dir / "predictions.csv", rows)
-
-
-def _score(rows: list[SlideRow], cfg: DictConfig, out_dir: Path, report: dict[str, Any]) -> None:
-    """Kappa and reports on the held-out and the out-of-fold predictions; detection metrics; pictures."""
-    reference = _reference_stages(cfg.cohort)
-    for part, chosen, source in (
-        ("test", [r for r in rows if r.part == "test" and r.label is not None], "predicted"),
-        ("cv", [r for r in rows if r.oof], "oof"),
-    ):
-        if chosen:
-            _evaluate(part, chosen, source, reference, out_dir, report)
-    evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
-    report["detection"] = _detection(evaluated, cfg.froc, out_dir).as_dict()
-    report["pictures"] = save_pictures(evaluated, cfg.pictures, out_dir)
-
-
-# -- inputs ------------------------------------------------------------------------------------------------
-
-
-def _slide_rows(heatmaps: Sequence[HeatmapRecord], cfg: DictConfig) -> list[SlideRow]:
-    """Join heatmaps with the cohort's labels, patients and annotations (slides match by file name)."""
-    index = cohort_index(cfg.get("cohort"))
-    labels_by_size = bool(cfg.camelyon16_labels)
-    rows = [SlideRow.of(h, slide_info(h.slide, h.slide_mpp, index, labels_by_size)) for h in heatmaps]
-    unmatched = sum(1 for h in heatmaps if h.slide not in index)
-    if index and unmatched:
-        log.warning("%d of %d heatmaps have no slide in the cohort %s (no label)", unmatched, len(heatmaps), cfg.cohort)
-    return rows
-
-
-def _reference_stages(cohort: str | None) -> Path | None:
-    """The cohort's ``stage_labels.csv``, when there is one."""
-    path = Path(cohort) / "stage_labels.csv" if cohort else None
-    return path if path is not None and path.is_file() else None
-
-
-# -- staging -------------------------------------------------------------------------------------------------
-
-
-def _stage(labels: dict[str, str]) -> list[PatientRecord]:
-    """Stage the CAMELYON17 patients that have all five node slides; warn about the others."""
-    nodes = {slide: label for slide, label in labels.items() if parse_node(slide)}
-    complete, partial = [], []
-    for patient in stage_patients(nodes):
-        (complete if len(patient.nodes) == 5 else partial).append(patient)
-    if partial:
-        log.warning(
-            "%d patients lack node slides and are not staged: %s", len(partial), [p.patient for p in partial][:10]
-        )
-    return complete
-
-
-# -- evaluation ----------------------------------------------------------------------------------------------
-
-
-def _evaluate(part: str, rows: list[SlideRow], source: str, reference: Path | None, out: Path, report: dict) -> None:
-    """Slide and patient reports, pictures and kappa for one evaluation part (``test`` or ``cv``)."""
-    predicted = [getattr(r, source) for r in rows]
-    slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
-    report["slide"][part] = slides.as_dict() | {"table": slides.table()}
-    title = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}[part]
-    save_confusion_png(slides, out / f"confusion_slide_{part}.png", f"Slide labels, {title}")
-    if reference is None:
-        return
-    truth = {p.patient: p.stage for p in read_stage_labels(reference)}
-    staged = [p for p in _stage({r.heatmap.slide: getattr(r, source) for r in rows}) if p.patient in truth]
-    if not staged:
-        return
-    csv_path = out / ("submission.csv" if part == "test" else f"submission_{part}.csv")
-    if part != "test":
-        write_stage_labels(csv_path, staged)
-    ids = [p.patient for p in staged]
-    kappa = camelyon17_kappa(reference, csv_path, patients=ids)
-    patients = class_report([truth[p] for p in ids], [p.stage for p in staged], PN_STAGES)
-    report["kappa"][part] = kappa
-    report["patient"][part] = patients.as_dict() | {"table": patients.table(), "n": len(ids)}
-    save_confusion_png(patients, out / f"confusion_patient_{part}.png", f"pN stages, {title}, kappa {kappa:.3f}")
-
-
-def _detection(rows: list[SlideRow], froc: DictConfig, out: Path) -> DetectionResult:
-    """Lesion FROC (and ``froc.png``) and slide ROC AUC, from ``froc:`` of the config."""
-    settings = DetectionSettings(**OmegaConf.to_container(froc))  # type: ignore[arg-type]
-    slides = [DetectionSlide(r.heatmap, r.label, r.annotation, r.features["max_prob"], r.proba) for r in rows]
-    result = detection_scores(slides, settings)
-    if result.curve is not None:
-        save_froc_png(result.curve, out / "froc.png")
-    return result

@@ -9,7 +9,7 @@ from typing import Any
 
 from wsiseg.errors import CheckpointError
 from wsiseg.sampling import read_cohort, split_from_data_config
-from wsiseg.tasks.stage_record import SlideRow
+from wsiseg.tasks.stage_record import SlideRow, TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,10 @@ def mark_holdout(
     )
 
 
-def training_run(checkpoint: Path | None, state: dict[str, Any] | None) -> dict[str, str]:
+def training_run(checkpoint: Path | None, state: dict[str, Any] | None) -> TrainingRun:
     """The checkpoint behind the heatmaps and its TensorBoard folder, when they are known and still there."""
     if checkpoint is None or state is None:
-        return {}
+        return TrainingRun()
     from wsiseg.model.checkpoint import tensorboard_folder
 
-    folder = tensorboard_folder(state)
-    return {"checkpoint": str(checkpoint)} | ({"tensorboard": str(folder)} if folder else {})
+    return TrainingRun(checkpoint, tensorboard_folder(state))
