@@ -3,7 +3,17 @@ from pathlib import Path
 import pytest
 
 from wsiseg.errors import LabelError
-from wsiseg.labels import PN_STAGES, SLIDE_LABELS, parse_stage_labels, read_stage_labels, write_stage_labels
+from wsiseg.labels import (
+    PN_STAGES,
+    SLIDE_LABELS,
+    parse_node,
+    parse_patient_stages,
+    parse_stage_labels,
+    patient_of_node,
+    read_patient_stages,
+    read_stage_labels,
+    write_stage_labels,
+)
 
 
 def test_reads_the_real_camelyon17_labels(reference):
@@ -65,3 +75,30 @@ def test_stages_and_labels_in_any_letter_case_read_as_the_official_spelling(tmp_
     assert [n.label for n in patient.nodes] == ["negative", "macro", "itc", "micro", "negative"]
     written = write_stage_labels(tmp_path / "out.csv", [patient]).read_text()
     assert written.splitlines()[:3] == ["patient,stage", "patient_000.zip,pN1", "patient_000_node_0.tif,negative"]
+
+
+@pytest.mark.parametrize(
+    ("slide", "expected"),
+    [
+        ("patient_004_node_4.tif", ("patient_004", 4)),
+        ("PATIENT_017_Node_0.TIF", ("patient_017", 0)),  # any case, the patient in lower case
+        ("patient_004_node_4.xml", None),
+        ("patient_04_node_4.tif", None),
+        ("patient_004_node_10.tif", None),
+        ("tumor_001.tif", None),
+        ("x/patient_004_node_4.tif", None),  # a bare file name, not a path
+    ],
+)
+def test_the_node_name_rule(slide, expected):
+    assert parse_node(slide) == expected
+    assert patient_of_node(slide) == (expected[0] if expected else None)
+
+
+def test_the_official_reading_takes_patient_rows_only(tmp_path):
+    # what the challenge's evaluate.py reads: .zip rows; node rows (even incomplete), extra columns ignored
+    text = "Patient,Stage,comment\npatient_000.zip,pN1,x\npatient_000_node_3.tif,macro\nPATIENT_001.ZIP, pn0(I+) \n"
+    assert parse_patient_stages(text) == {"patient_000": "pN1", "patient_001": "pN0(i+)"}
+    with pytest.raises(LabelError, match="header"):
+        parse_stage_labels(text)  # the strict reading wants two columns and five nodes per patient
+    with pytest.raises(LabelError, match=r"nope.csv.*cannot read"):
+        read_patient_stages(tmp_path / "nope.csv")

@@ -32,6 +32,24 @@ _PATIENT_RE = re.compile(r"^(patient_\d{3})\.zip$", re.IGNORECASE)
 NODE_RE = re.compile(r"^(patient_\d{3})_node_(\d)\.tif$", re.IGNORECASE)
 
 
+def parse_node(slide: str) -> tuple[str, int] | None:
+    """The patient (lower case) and node number of a CAMELYON17 node slide name; ``None`` for any other name.
+
+    >>> parse_node("Patient_004_node_4.tif")
+    ('patient_004', 4)
+    >>> parse_node("tumor_001.tif") is None
+    True
+    """
+    match = NODE_RE.match(slide)
+    return (match.group(1).lower(), int(match.group(2))) if match else None
+
+
+def patient_of_node(slide: str) -> str | None:
+    """The patient of a CAMELYON17 node slide name (``patient_004_node_4.tif`` -> ``patient_004``), else ``None``."""
+    node = parse_node(slide)
+    return node[0] if node else None
+
+
 @dataclass(frozen=True)
 class NodeRecord:
     """One lymph-node slide and its label."""
@@ -82,11 +100,32 @@ def canonical_label(path: Path, line: int, value: str, allowed: Sequence[str], w
     return found
 
 
-def _first_row(first_line: dict[str, int], name: str, line: int, path: Path) -> None:
-    """Note that ``name`` is on ``line``; a second row for it is an error naming both lines."""
+def _first_row(
+    first_line: dict[str, int], name: str, line: int, path: Path, what: str = "duplicate row for {}"
+) -> None:
+    """Note that ``name`` is on ``line``; a second row for it is an error (``what``) naming both lines."""
     if name in first_line:
-        raise LabelError(path, f"line {line}: duplicate row for {name} (first on line {first_line[name]})")
+        raise LabelError(path, f"line {line}: {what.format(name)} (first on line {first_line[name]})")
     first_line[name] = line
+
+
+def _table(text: str, path: Path, exact_header: bool = True) -> list[tuple[int, list[str]]]:
+    """The non-blank rows after the ``patient,stage`` header, with their line numbers.
+
+    ``exact_header``: the header has exactly those two columns (otherwise its first two are those).
+    """
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    if (header if exact_header else header[:2]) != ["patient", "stage"]:
+        raise LabelError(path, "the first line must be the header 'patient,stage'")
+    return [(line, row) for line, row in enumerate(rows[1:], start=2) if row and "".join(row).strip()]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise LabelError(path, f"cannot read the labels file ({err.strerror or err})") from err
 
 
 def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[PatientRecord]:
@@ -105,15 +144,10 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
             or a patient without exactly five nodes.
     """
     path = Path(path)
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or [c.strip().lower() for c in rows[0]] != ["patient", "stage"]:
-        raise LabelError(path, "the first line must be the header 'patient,stage'")
     stages: dict[str, str] = {}
     first_line: dict[str, int] = {}  # patient or slide -> the line it was first seen on
     nodes: dict[str, dict[int, NodeRecord]] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or not "".join(row).strip():
-            continue
+    for line, row in _table(text, path):
         if len(row) != 2:
             raise LabelError(path, f"line {line}: expected 2 columns, found {len(row)}")
         name, value = row[0].strip(), row[1].strip()
@@ -122,33 +156,70 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
             _first_row(first_line, patient, line, path)
             stages[patient] = canonical_label(path, line, value, PN_STAGES, "pN stage")
             nodes.setdefault(patient, {})
-        elif m := NODE_RE.match(name):
-            patient, node = m.group(1).lower(), int(m.group(2))
+        elif parsed := parse_node(name):
+            patient, node = parsed
             slide = f"{patient}_node_{node}.tif"
             _first_row(first_line, slide, line, path)
             label = canonical_label(path, line, value, SLIDE_LABELS, "slide label")
             nodes.setdefault(patient, {})[node] = NodeRecord(slide, label)  # type: ignore[arg-type]
         else:
             raise LabelError(path, f"line {line}: {name!r} is neither 'patient_XXX.zip' nor 'patient_XXX_node_Y.tif'")
-    records = []
-    for patient, by_node in nodes.items():
-        if patient not in stages:
-            raise LabelError(path, f"{patient} has node rows but no '{patient}.zip' row")
-        if sorted(by_node) != list(range(NODES_PER_PATIENT)):
-            raise LabelError(path, f"{patient} has nodes {sorted(by_node)}; expected exactly nodes 0-4")
-        ordered = tuple(by_node[i] for i in range(NODES_PER_PATIENT))
-        records.append(PatientRecord(patient, stages[patient], ordered))  # type: ignore[arg-type]
-    return records
+    return [_patient(path, patient, stages, by_node) for patient, by_node in nodes.items()]
+
+
+def _patient(path: Path, patient: str, stages: dict[str, str], by_node: dict[int, NodeRecord]) -> PatientRecord:
+    """One patient's record, once every row is read: its stage row and exactly nodes 0-4 must be there."""
+    if patient not in stages:
+        raise LabelError(path, f"{patient} has node rows but no '{patient}.zip' row")
+    if sorted(by_node) != list(range(NODES_PER_PATIENT)):
+        raise LabelError(path, f"{patient} has nodes {sorted(by_node)}; expected exactly nodes 0-4")
+    ordered = tuple(by_node[i] for i in range(NODES_PER_PATIENT))
+    return PatientRecord(patient, stages[patient], ordered)  # type: ignore[arg-type]
 
 
 def read_stage_labels(path: str | Path) -> list[PatientRecord]:
     """Read a ``stage_labels.csv`` or submission file (see :func:`parse_stage_labels`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise LabelError(path, f"cannot read the labels file ({err.strerror or err})") from err
-    return parse_stage_labels(text, path)
+    return parse_stage_labels(_read_text(path), path)
+
+
+def parse_patient_stages(text: str, path: str | Path = "<string>") -> dict[str, PatientStage]:
+    """``patient_xxx -> pN stage`` from the ``.zip`` rows of a labels / submission file, the official way.
+
+    This is how the challenge's ``evaluate.py`` reads both files for the kappa: only the rows whose first
+    column ends in ``.zip`` count (node rows, other rows and columns after the second are ignored, so a
+    submission of patient rows alone is valid), and stages are compared in lower case: ``PN1``, ``pn1`` and
+    ``pN1`` are all ``pN1`` (returned in the official spelling). Names are case-insensitive too
+    (``Patient_004.ZIP`` is ``patient_004``), which the official script does not do (there, a name in
+    another case than the reference's is a missing patient). :func:`parse_stage_labels` is the strict
+    reading of the same format, for files that must hold every patient's five nodes.
+
+    Raises:
+        LabelError: a missing ``patient,stage`` header (its first two columns), an unknown stage or a patient
+            listed twice (the official script keeps the last row silently; a second row is refused here, with
+            both line numbers).
+    """
+    path = Path(path)
+    stages: dict[str, PatientStage] = {}
+    first_line: dict[str, int] = {}
+    for line, row in _table(text, path, exact_header=False):
+        name = row[0].strip().lower()
+        if len(row) < 2 or not name.endswith(".zip"):
+            continue
+        patient = name.removesuffix(".zip")
+        _first_row(first_line, patient, line, path, "{} is listed twice")
+        stages[patient] = canonical_label(path, line, row[1], PN_STAGES, "pN stage")  # type: ignore[assignment]
+    return stages
+
+
+def read_patient_stages(path: str | Path) -> dict[str, PatientStage]:
+    """Read the patients' stages of a labels / submission file the official way (see :func:`parse_patient_stages`).
+
+    Raises:
+        LabelError: an unreadable file, or one :func:`parse_patient_stages` refuses.
+    """
+    path = Path(path)
+    return parse_patient_stages(_read_text(path), path)
 
 
 def format_stage_labels(patients: Iterable[PatientRecord]) -> str:

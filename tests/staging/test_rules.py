@@ -1,7 +1,7 @@
 import pytest
 
 from wsiseg.labels import read_stage_labels
-from wsiseg.staging import pn_stage, stage_patients
+from wsiseg.staging import pn_stage, stage_complete_patients, stage_patients
 
 
 def test_reproduces_all_100_training_patients(reference):
@@ -49,3 +49,16 @@ def test_stage_patients_groups_by_patient():
     patients = stage_patients(labels)
     assert [(p.patient, p.stage) for p in patients] == [("patient_000", "pN1"), ("patient_001", "pN0")]
     assert [n.slide for n in patients[0].nodes][3] == "patient_000_node_3.tif"
+
+
+def test_stage_patients_refuses_a_name_that_is_not_a_node_slide():
+    with pytest.raises(ValueError, match="'tumor_001.tif' is not a CAMELYON17 node slide name"):
+        stage_patients({"tumor_001.tif": "macro"})
+
+
+def test_only_patients_with_five_node_slides_are_complete():
+    labels = {f"patient_001_node_{i}.tif": "negative" for i in range(5)}
+    labels |= {"patient_000_node_3.tif": "macro", "tumor_001.tif": "macro"}  # a CAMELYON16 slide: left out
+    complete, partial = stage_complete_patients(labels)
+    assert [(p.patient, p.stage) for p in complete] == [("patient_001", "pN0")]
+    assert [(p.patient, p.stage, len(p.nodes)) for p in partial] == [("patient_000", "pN1", 1)]

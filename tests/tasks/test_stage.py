@@ -1,12 +1,14 @@
 """stage.py end to end on synthetic heatmaps with known lesions (no model needed)."""
 
 import json
+import logging
 
 import pytest
 import torch
 
 from tests.conftest import compose_config
 from wsiseg.evaluation import camelyon17_kappa
+from wsiseg.features import cache_folder
 from wsiseg.labels import read_stage_labels
 from wsiseg.synth.heatmaps import HeatmapCohortSpec, write_heatmap_cohort
 from wsiseg.tasks.stage import run
@@ -59,12 +61,27 @@ def test_stage_writes_submission_reports_and_scores(cohort, tmp_path):
         stage_cfg(heatmaps, labels, tmp_path / "c", "cohort=null", "holdout=none", f"fitted={out}/classifier.joblib")
     )
     assert (blind.out_dir / "submission.csv").read_text() == (out / "submission.csv").read_text()
-    assert blind.kappa == {} and blind.report["fit_slides"] == 0
-    # a second run with another classifier reuses every cached feature
-    again = run(stage_cfg(heatmaps, labels, tmp_path / "b", "holdout=none", "classifier=xgboost"))
-    assert again.report["fit_slides"] == 100
-    log_text = (tmp_path / "b" / "report.json").read_text()
-    assert json.loads(log_text)["classifier"] == "FeatureClassifier"
+    assert blind.kappa == {} and blind.report.fit_slides == 0
+    assert json.loads((out / "report.json").read_text()) == json.loads(result.report.to_json())  # rendered once
+
+
+def test_a_second_run_reuses_every_cached_feature(cohort, tmp_path, monkeypatch, caplog):
+    heatmaps, labels = cohort
+    first = run(stage_cfg(heatmaps, labels, tmp_path / "a", "holdout=none", "cv_folds=0"))
+    entries = sorted(cache_folder(heatmaps / "features", first.report.features).glob("*.json"))
+    assert len(entries) == 100  # one cache entry per heatmap
+    written = {p: p.stat().st_mtime_ns for p in entries}
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("a feature was computed, not read from the cache")
+
+    monkeypatch.setattr("wsiseg.features.cache.slide_features", no_compute)  # workers=1: in this process
+    with caplog.at_level(logging.INFO, logger="wsiseg"):
+        again = run(stage_cfg(heatmaps, labels, tmp_path / "b", "holdout=none", "classifier=xgboost", "cv_folds=0"))
+    assert "features of 100 heatmaps (100 from the cache" in caplog.text
+    assert {p: p.stat().st_mtime_ns for p in entries} == written  # nothing rewritten
+    assert (tmp_path / "b" / "features.csv").read_text() == (first.out_dir / "features.csv").read_text()
+    assert again.report.fit_slides == 100 and again.report.classifier == "FeatureClassifier"
 
 
 def test_rule_baseline_and_held_out_patients_from_the_checkpoint(cohort, tmp_path):
@@ -83,6 +100,6 @@ def test_rule_baseline_and_held_out_patients_from_the_checkpoint(cohort, tmp_pat
         (copied / path.name).write_bytes(data)
     result = run(stage_cfg(copied, labels, tmp_path / "rule", "classifier=diameter_rule", "holdout=checkpoint"))
     report = result.report
-    assert report["patient"]["test"]["n"] == 5 and report["fit_slides"] == 75
+    assert report.parts["test"].staging.n == 5 and report.fit_slides == 75
     assert "test" in result.kappa and (tmp_path / "rule" / "confusion_patient_test.png").is_file()
     assert not (tmp_path / "rule" / "classifier.joblib").exists()  # nothing learnt, nothing saved

@@ -18,7 +18,7 @@ from wsiseg.features import find_heatmaps
 from wsiseg.inference import output_paths
 from wsiseg.model import ModelSpec, UNet, load_config_from_checkpoint, load_model
 from wsiseg.tasks.predict import run as predict_run
-from wsiseg.tasks.stage import checkpoint_split
+from wsiseg.tasks.stage_holdout import checkpoint_split
 from wsiseg.tasks.train import run as train_run
 
 

@@ -1,5 +1,12 @@
 """Scores: the CAMELYON17 kappa, the CAMELYON16 FROC, and classification reports with their pictures."""
 
+from wsiseg.evaluation.detection import (
+    DetectionResult,
+    DetectionSettings,
+    DetectionSlide,
+    detection_scores,
+    lesion_hits,
+)
 from wsiseg.evaluation.froc import (
     EVAL_FPS,
     OFFICIAL_LEVEL,
@@ -13,21 +20,27 @@ from wsiseg.evaluation.froc import (
     slide_hits_at_level,
 )
 from wsiseg.evaluation.gallery import save_gallery
-from wsiseg.evaluation.kappa import camelyon17_kappa, read_patient_stages
+from wsiseg.evaluation.kappa import camelyon17_kappa
 from wsiseg.evaluation.report import ClassReport, class_report, save_confusion_png, save_froc_png
+from wsiseg.labels import read_patient_stages  # the official reading the kappa uses
 
 __all__ = [
     "EVAL_FPS",
     "OFFICIAL_LEVEL",
     "SWEEPS",
     "ClassReport",
+    "DetectionResult",
+    "DetectionSettings",
+    "DetectionSlide",
     "FrocResult",
     "SlideHits",
     "camelyon17_kappa",
     "class_report",
+    "detection_scores",
     "evaluation_mask",
     "froc",
     "itc_lesions",
+    "lesion_hits",
     "read_patient_stages",
     "save_confusion_png",
     "save_froc_png",

@@ -2,20 +2,24 @@
 
 from wsiseg.sampling.cohort import SlideRecord, read_cohort, select_training_slides
 from wsiseg.sampling.grid import box_coverage, covering_patches, normal_candidates, oversample
+from wsiseg.sampling.lookup import SlideInfo, cohort_index, label_from_annotation, slide_info
 from wsiseg.sampling.sampler import PatchRecord, SlidePlan, draw_patches, plan_slide, plan_slides
 from wsiseg.sampling.spec import MAGNIFICATIONS, SamplingSpec, magnification_mpp
-from wsiseg.sampling.split import SplitSpec, patient_split
+from wsiseg.sampling.split import SplitSpec, patient_split, split_from_data_config
 
 __all__ = [
     "MAGNIFICATIONS",
     "PatchRecord",
     "SamplingSpec",
     "SlidePlan",
+    "SlideInfo",
     "SlideRecord",
     "SplitSpec",
     "box_coverage",
+    "cohort_index",
     "covering_patches",
     "draw_patches",
+    "label_from_annotation",
     "magnification_mpp",
     "normal_candidates",
     "oversample",
@@ -24,4 +28,6 @@ __all__ = [
     "plan_slides",
     "read_cohort",
     "select_training_slides",
+    "slide_info",
+    "split_from_data_config",
 ]

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from wsiseg.errors import LabelError
-from wsiseg.labels import SLIDE_LABELS, SlideLabel, read_stage_labels
+from wsiseg.labels import SLIDE_LABELS, SlideLabel, patient_of_node, read_stage_labels
 
 Dataset = Literal["camelyon16", "camelyon17"]
-_C17_SLIDE = re.compile(r"^(patient_\d{3})_node_\d\.tif$")
 
 
 @dataclass(frozen=True)
@@ -97,14 +95,14 @@ def _scan_camelyon17(root: Path) -> list[SlideRecord]:
     labels = {n.slide: n.label for p in read_stage_labels(labels_csv) for n in p.nodes} if labels_csv.is_file() else {}
     records = []
     for path in sorted(root.glob("centre_*/patient_*_node_*.tif")):
-        match = _C17_SLIDE.match(path.name)
-        if not match:
+        patient = patient_of_node(path.name)
+        if patient is None:
             continue
         label = labels.get(path.name)
         xml = root / "lesion_annotations" / f"{path.stem}.xml"
         records.append(
             SlideRecord(
-                path.name, path, xml if xml.is_file() else None, "camelyon17", match.group(1), label,
+                path.name, path, xml if xml.is_file() else None, "camelyon17", patient, label,
                 None if label is None else label != "negative", int(path.parent.name.split("_")[1]),
             )
         )  # fmt: skip

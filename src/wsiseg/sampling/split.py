@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from wsiseg.labels import SLIDE_LABELS
-from wsiseg.sampling.cohort import SlideRecord
+from wsiseg.sampling.cohort import SlideRecord, select_training_slides
 
 Split = Literal["train", "val", "test"]
+#: The data-config keys (``conf/data/*.yaml``) that decide the patient split.
+SPLIT_KEYS = ("tumour_from", "normal_from", "val_fraction", "test_fraction", "split_seed")
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,30 @@ def patient_split(records: Iterable[SlideRecord], spec: SplitSpec) -> dict[str, 
                 "test" if i < counts["test"] else "val" if i < counts["test"] + counts["val"] else "train"
             )
     return assignment
+
+
+def split_from_data_config(data: Mapping[str, Any], records: Iterable[SlideRecord]) -> dict[str, Split]:
+    """The patient split a datamodule with the data config ``data`` makes of the cohort ``records``.
+
+    The split of a training run that recorded none (older checkpoints) is recomputed this way from the data
+    config stored with it: the training slides (:func:`~wsiseg.sampling.cohort.select_training_slides` with
+    ``tumour_from`` / ``normal_from``) split by :func:`patient_split` with ``val_fraction``,
+    ``test_fraction`` and ``split_seed`` (the older flat config), or with the ``split`` node
+    (``val_fraction``, ``test_fraction``, ``seed``) of today's config.
+
+    Args:
+        data: a data config as plain values (other keys than :data:`SPLIT_KEYS` and ``split`` are ignored).
+        records: the cohort the run was trained on.
+
+    Raises:
+        ValueError: ``data`` lacks one of :data:`SPLIT_KEYS`, or its fractions are out of range.
+    """
+    node = data.get("split")
+    if isinstance(node, Mapping):  # today's config: data.split is a SplitSpec node
+        flat = {f"{k}_fraction": node.get(f"{k}_fraction", default) for k, default in (("val", 0.2), ("test", 0.0))}
+        data = {**data, **flat, "split_seed": node.get("seed", 0)}
+    missing = [key for key in SPLIT_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"the data config lacks {', '.join(missing)}: the patient split cannot be recomputed")
+    chosen = select_training_slides(records, data["tumour_from"], data["normal_from"])
+    return patient_split(chosen, SplitSpec(data["val_fraction"], data["test_fraction"], data["split_seed"]))

@@ -1,5 +1,5 @@
 """Patient-level pN staging by the simplified CAMELYON17 rules (stage 5 of the pipeline; no training)."""
 
-from wsiseg.staging.rules import pn_stage, stage_patients
+from wsiseg.staging.rules import pn_stage, stage_complete_patients, stage_patients
 
-__all__ = ["pn_stage", "stage_patients"]
+__all__ = ["pn_stage", "stage_complete_patients", "stage_patients"]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from wsiseg.labels import SLIDE_LABELS, NodeRecord, PatientRecord, PatientStage, SlideLabel
+from wsiseg.labels import (
+    NODES_PER_PATIENT,
+    SLIDE_LABELS,
+    NodeRecord,
+    PatientRecord,
+    PatientStage,
+    SlideLabel,
+    parse_node,
+    patient_of_node,
+)
 
 
 def pn_stage(labels: Sequence[SlideLabel]) -> PatientStage:
@@ -38,12 +47,30 @@ def stage_patients(slide_labels: Mapping[str, SlideLabel]) -> list[PatientRecord
 
     Args:
         slide_labels: one label per slide file name (``patient_XXX_node_Y.tif``).
+
+    Raises:
+        ValueError: a name that is not a CAMELYON17 node slide name.
     """
     by_patient: dict[str, list[NodeRecord]] = {}
     for slide, label in sorted(slide_labels.items()):
-        patient = slide.rsplit("_node_", 1)[0]
+        patient = patient_of_node(slide)
+        if patient is None:
+            raise ValueError(f"{slide!r} is not a CAMELYON17 node slide name (patient_XXX_node_Y.tif)")
         by_patient.setdefault(patient, []).append(NodeRecord(slide, label))
     return [_record(p, nodes) for p, nodes in sorted(by_patient.items())]
+
+
+def stage_complete_patients(
+    slide_labels: Mapping[str, SlideLabel],
+) -> tuple[list[PatientRecord], list[PatientRecord]]:
+    """Stage the CAMELYON17 node slides among ``slide_labels``; other slide names are left out.
+
+    Returns:
+        The patients with all five node slides (a valid pN stage), and the others, each sorted by patient.
+    """
+    patients = stage_patients({slide: label for slide, label in slide_labels.items() if parse_node(slide)})
+    complete = [p for p in patients if len(p.nodes) == NODES_PER_PATIENT]
+    return complete, [p for p in patients if len(p.nodes) != NODES_PER_PATIENT]
 
 
 def _record(patient: str, nodes: Iterable[NodeRecord]) -> PatientRecord:

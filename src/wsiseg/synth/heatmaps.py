@@ -15,7 +15,7 @@ import numpy as np
 
 from wsiseg.annotations import Annotation, write_asap_xml
 from wsiseg.inference import TileGrid, write_outputs
-from wsiseg.labels import PatientRecord, write_stage_labels
+from wsiseg.labels import PatientRecord, patient_of_node, write_stage_labels
 from wsiseg.staging import stage_patients
 from wsiseg.synth.cohort import node_labels, stage_quota, write_manifest
 from wsiseg.synth.spec import CAMELYON17_STAGE_COUNTS
@@ -115,7 +115,7 @@ def write_heatmap_cohort(
             xml = f"lesion_annotations/{stem}.xml"
             write_asap_xml(cohort / xml, [Annotation(f"lesion {k}", "metastases", "tumor", p * scale)
                                           for k, p in enumerate(polygons)])  # fmt: skip
-        patient = slide.rsplit("_node_", 1)[0]
+        patient = patient_of_node(slide)
         rows.append({"slide": slide, "path": slide, "annotation": xml, "dataset": "camelyon17", "patient": patient,
                      "centre": "0", "label": label, "mpp": str(spec.slide_mpp), "lesions_mm": ""})  # fmt: skip
     write_manifest(cohort / "manifest.csv", rows)

@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig
 
 from wsiseg.atomic import write_text_atomic
 from wsiseg.evaluation import save_gallery
 from wsiseg.labels import SLIDE_LABELS
 from wsiseg.slide import open_slide
+from wsiseg.tasks.stage_record import ScoredPart, SlideRow, StageReport
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, detect_tissue, save_roi_figure
-
-if TYPE_CHECKING:
-    from wsiseg.tasks.stage import SlideRow
 
 log = logging.getLogger(__name__)
 
 
-def write_reports(report: dict[str, Any], out: Path) -> None:
+def write_reports(report: StageReport, out: Path) -> None:
     """``report.json``, ``report.md``, the log summary, and the terminal report on stdout."""
-    write_text_atomic(out / "report.json", json.dumps(report, indent=2, default=_plain))
-    write_text_atomic(out / "report.md", _markdown(report))
-    _log_summary(report, out)
+    write_text_atomic(out / "report.json", report.to_json())
+    write_text_atomic(out / "report.md", markdown_report(report))
+    log_summary(report, out)
     print(terminal_report(report, out), flush=True)
 
 
@@ -93,83 +89,82 @@ def write_predictions(path: Path, rows: list[SlideRow]) -> None:
     write_text_atomic(path, _csv_text(header, lines))
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+_TITLES: dict[ScoredPart, tuple[str, str]] = {  # part -> (Markdown heading, terminal title)
+    "test": ("Held-out patients", "held-out patients"),
+    "cv": ("Out-of-fold (cross-validation grouped by patient)", "out-of-fold, fitted patients"),
+}
 
 
-def _markdown(report: dict[str, Any]) -> str:
+def markdown_report(report: StageReport) -> str:
+    """``report.md``: per scored part the kappa and the slide / patient tables; the detection scores."""
     lines = ["# Slide classification and pN staging", ""]
-    for part, title in (("test", "Held-out patients"), ("cv", "Out-of-fold (cross-validation grouped by patient)")):
-        if part not in report["slide"]:
-            continue
-        lines += [f"## {title}", ""]
-        if part in report["kappa"]:
-            lines += [f"Quadratic-weighted kappa (CAMELYON17): **{report['kappa'][part]:.4f}**", ""]
-        lines += ["Slides:", "", report["slide"][part]["table"], ""]
-        if part in report["patient"]:
-            lines += ["Patients:", "", report["patient"][part]["table"], ""]
-    det = report.get("detection", {})
-    if "froc" in det:
-        lines += ["## Detection (CAMELYON16 metrics)", "", f"FROC score {det['froc']:.4f} ({det['lesions']} lesions)"]
-        for key in ("auc_max_prob", "auc_classifier"):
-            if key in det:
-                lines.append(f"- slide ROC AUC ({key.removeprefix('auc_')}): {det[key]:.4f}")
+    for part, scores in report.parts.items():
+        lines += [f"## {_TITLES[part][0]}", ""]
+        if scores.staging is not None:
+            lines += [f"Quadratic-weighted kappa (CAMELYON17): **{scores.staging.kappa:.4f}**", ""]
+        lines += ["Slides:", "", scores.slides.table(), ""]
+        if scores.staging is not None:
+            lines += ["Patients:", "", scores.staging.patients.table(), ""]
+    det = report.detection
+    if det.curve is not None:
+        lines += [
+            "## Detection (CAMELYON16 metrics)",
+            "",
+            f"FROC score {det.curve.score:.4f} ({det.curve.n_lesions} lesions)",
+        ]
+        for name, auc in (("max_prob", det.auc_max_prob), ("classifier", det.auc_classifier)):
+            if auc is not None:
+                lines.append(f"- slide ROC AUC ({name}): {auc:.4f}")
     return "\n".join(lines) + "\n"
 
 
-def _log_summary(report: dict[str, Any], out: Path) -> None:
-    for part in ("test", "cv"):
-        if part in report["kappa"]:
-            recall = report["slide"][part]["per_class"]
+def log_summary(report: StageReport, out: Path) -> None:
+    """The run's result in the log: kappa and slide recall per scored part, the FROC, where the files are."""
+    for part, scores in report.parts.items():
+        if scores.staging is not None:
             log.info(
                 "%s: kappa %.4f on %d patients; slide accuracy %.3f; recall negative %.2f itc %.2f micro %.2f "
-                "macro %.2f", part, report["kappa"][part], report["patient"][part]["n"],
-                report["slide"][part]["accuracy"], *(recall[k]["recall"] for k in SLIDE_LABELS),
+                "macro %.2f", part, scores.staging.kappa, scores.staging.n, scores.slides.accuracy,
+                *scores.slides.recall,
             )  # fmt: skip
-    det = report.get("detection", {})
-    if "froc" in det:
-        log.info("FROC %.4f (%d lesions); slide AUC %s", det["froc"], det["lesions"], det.get("auc_max_prob"))
+    det = report.detection
+    if det.curve is not None:
+        log.info("FROC %.4f (%d lesions); slide AUC %s", det.curve.score, det.curve.n_lesions, det.auc_max_prob)
     log.info("report, pictures and submission in %s", out)
 
 
-def terminal_report(report: dict[str, Any], out: Path) -> str:
+_ARTEFACTS = {
+    "submission.csv": "submission (official format)", "predictions.csv": "slide predictions",
+    "features.csv": "features", "report.md": "report (tables)", "confusion_slide_test.png": "slide confusion",
+    "confusion_patient_test.png": "patient confusion", "confusion_slide_cv.png": "slide confusion (CV)",
+    "confusion_patient_cv.png": "patient confusion (CV)", "froc.png": "FROC curve", "gallery.png": "overlays",
+}  # fmt: skip
+
+
+def terminal_report(report: StageReport, out: Path) -> str:
     """The short report printed at the end: kappa, per-class slide accuracy, FROC, and where everything is."""
     lines = ["", "=" * 78, "wsiseg stage: slide classification and pN staging", "=" * 78]
-    for part, title in (("test", "held-out patients"), ("cv", "out-of-fold, fitted patients")):
-        if part not in report["slide"]:
-            continue
-        slide = report["slide"][part]
-        if part in report["kappa"]:
-            n = report["patient"][part]["n"]
-            lines.append(f"{title}: kappa {report['kappa'][part]:.4f} over {n} patients (CAMELYON17, quadratic)")
+    for part, scores in report.parts.items():
+        title, slides, staging = _TITLES[part][1], scores.slides, scores.staging
+        if staging is not None:
+            lines.append(f"{title}: kappa {staging.kappa:.4f} over {staging.n} patients (CAMELYON17, quadratic)")
         else:
             lines.append(f"{title}:")
-        recall = "  ".join(f"{k} {v['recall']:.2f} ({v['support']})" for k, v in slide["per_class"].items())
-        lines.append(f"  slide accuracy {slide['accuracy']:.3f}; recall per class (n): {recall}")
-    det = report.get("detection", {})
-    if "froc" in det:
-        auc = det.get("auc_classifier", det.get("auc_max_prob", float("nan")))
-        lines.append(f"detection: FROC {det['froc']:.3f} ({det['lesions']} lesions), slide ROC AUC {auc:.3f}")
+        per_class = zip(slides.labels, slides.recall, slides.support, strict=True)
+        recall = "  ".join(f"{k} {r:.2f} ({int(n)})" for k, r, n in per_class)
+        lines.append(f"  slide accuracy {slides.accuracy:.3f}; recall per class (n): {recall}")
+    det = report.detection
+    if det.curve is not None:
+        auc = next((a for a in (det.auc_classifier, det.auc_max_prob) if a is not None), float("nan"))
+        lines.append(f"detection: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), slide ROC AUC {auc:.3f}")
     lines.append("artefacts:")
-    names = {
-        "submission.csv": "submission (official format)", "predictions.csv": "slide predictions",
-        "features.csv": "features", "report.md": "report (tables)", "confusion_slide_test.png": "slide confusion",
-        "confusion_patient_test.png": "patient confusion", "confusion_slide_cv.png": "slide confusion (CV)",
-        "confusion_patient_cv.png": "patient confusion (CV)", "froc.png": "FROC curve", "gallery.png": "overlays",
-    }  # fmt: skip
-    for name, what in names.items():
-        if (out / name).is_file():
-            lines.append(f"  {what:<30} {out / name}")
-    if "roi" in report.get("pictures", {}):
-        lines.append(f"  {'tissue ROI figure':<30} {report['pictures']['roi']}")
-    training = report.get("training", {})
-    for key, what in (("checkpoint", "U-Net checkpoint"), ("tensorboard", "TensorBoard logs")):
-        if key in training:
-            lines.append(f"  {what:<30} {training[key]}")
-    if "tensorboard" in training:
-        lines.append(f"  watch training with: tensorboard --logdir {training['tensorboard']}")
+    lines += [f"  {what:<30} {out / name}" for name, what in _ARTEFACTS.items() if (out / name).is_file()]
+    if report.pictures.roi is not None:
+        lines.append(f"  {'tissue ROI figure':<30} {report.pictures.roi}")
+    training = report.training
+    for path, what in ((training.checkpoint, "U-Net checkpoint"), (training.tensorboard, "TensorBoard logs")):
+        if path is not None:
+            lines.append(f"  {what:<30} {path}")
+    if training.tensorboard is not None:
+        lines.append(f"  watch training with: tensorboard --logdir {training.tensorboard}")
     return "\n".join(lines)

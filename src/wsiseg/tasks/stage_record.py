@@ -1,0 +1,166 @@
+"""What the ``stage.py`` task knows and reports: one row per slide, and the run's report record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from wsiseg.evaluation import ClassReport, DetectionResult
+from wsiseg.features import FeatureSpec, HeatmapRecord
+from wsiseg.labels import SlideLabel
+from wsiseg.sampling import SlideInfo
+from wsiseg.sampling.lookup import LabelSource
+
+#: ``fit``: the slide classifier may learn from the slide; ``test``: a held-out patient's slide.
+Part = Literal["fit", "test"]
+#: What is scored: ``test``, the held-out patients' predictions; ``cv``, the fitted slides' out-of-fold ones.
+ScoredPart = Literal["test", "cv"]
+
+
+@dataclass
+class SlideRow:
+    """Everything known about one slide with a heatmap, filled in step by step.
+
+    Attributes:
+        heatmap: the slide's heatmap.
+        patient, dataset, label, annotation, label_source: what the cohort says (see
+            :class:`~wsiseg.sampling.SlideInfo`).
+        part: ``fit`` or ``test`` (a held-out patient).
+        features: the heatmap's features by name.
+        predicted: the classifier's label.
+        oof: the out-of-fold prediction (fitted slides with labels), ``""`` if none.
+        proba: the classifier's class probabilities, in :data:`~wsiseg.labels.SLIDE_LABELS` order, if given.
+    """
+
+    heatmap: HeatmapRecord
+    patient: str
+    dataset: str = ""
+    label: SlideLabel | None = None
+    annotation: Path | None = None
+    label_source: LabelSource = ""
+    part: Part = "fit"
+    features: dict[str, float] = field(default_factory=dict)
+    predicted: str = ""
+    oof: str = ""
+    proba: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, heatmap: HeatmapRecord, info: SlideInfo) -> SlideRow:
+        """A heatmap's row, with what the cohort says about its slide."""
+        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source)
+
+
+@dataclass(frozen=True)
+class StagingScores:
+    """The patients' pN stages of one scored part against the reference.
+
+    Attributes:
+        patients: the class report of the stages.
+        kappa: the official CAMELYON17 quadratic-weighted kappa.
+        n: patients scored.
+    """
+
+    patients: ClassReport
+    kappa: float
+    n: int
+
+
+@dataclass(frozen=True)
+class PartScores:
+    """The scores of one part (:data:`ScoredPart`): slide labels, and patient stages where a reference exists."""
+
+    slides: ClassReport
+    staging: StagingScores | None = None
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """The pictures written besides the confusion matrices and the FROC curve (paths as written)."""
+
+    gallery: str | None = None
+    roi: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """The pictures written, by name."""
+        return {k: v for k, v in (("gallery", self.gallery), ("roi", self.roi)) if v is not None}
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """The checkpoint behind the heatmaps and its TensorBoard folder, when known and still there."""
+
+    checkpoint: Path | None = None
+    tensorboard: Path | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """The known paths, by name."""
+        return {k: str(v) for k, v in (("checkpoint", self.checkpoint), ("tensorboard", self.tensorboard)) if v}
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """Everything a staging run reports, built once at its end (``report.json`` is :meth:`to_json`).
+
+    Attributes:
+        heatmaps: the heatmap folder, as given.
+        slides: slides with a heatmap.
+        patients_staged: patients in the submission (those with five node slides).
+        fit_slides: slides the classifier was fitted on here (0 for a classifier fitted earlier).
+        classifier: the classifier's class name.
+        features: the feature settings.
+        submission: the submission CSV.
+        parts: the scored parts, ``test`` before ``cv``, those with labelled slides only.
+        detection: the lesion-detection scores.
+        pictures: the gallery and ROI pictures written.
+        training: the training run behind the heatmaps.
+    """
+
+    heatmaps: str
+    slides: int
+    patients_staged: int
+    fit_slides: int
+    classifier: str
+    features: FeatureSpec
+    submission: Path
+    parts: dict[ScoredPart, PartScores]
+    detection: DetectionResult
+    pictures: Pictures = field(default_factory=Pictures)
+    training: TrainingRun = field(default_factory=TrainingRun)
+
+    @property
+    def kappa(self) -> dict[ScoredPart, float]:
+        """The official kappa of every part scored against a reference staging."""
+        return {part: s.staging.kappa for part, s in self.parts.items() if s.staging is not None}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values, in the layout of ``report.json`` (the class reports with their Markdown tables)."""
+        patients = {p: s.staging for p, s in self.parts.items() if s.staging is not None}
+        return {
+            "heatmaps": self.heatmaps, "slides": self.slides, "patients_staged": self.patients_staged,
+            "fit_slides": self.fit_slides, "classifier": self.classifier, "features": asdict(self.features),
+            "submission": str(self.submission), "kappa": self.kappa,
+            "slide": {part: _with_table(s.slides) for part, s in self.parts.items()},
+            "patient": {part: _with_table(s.patients) | {"n": s.n} for part, s in patients.items()},
+            "detection": self.detection.as_dict(), "pictures": self.pictures.as_dict(),
+            "training": self.training.as_dict(),
+        }  # fmt: skip
+
+    def to_json(self) -> str:
+        """The content of ``report.json``."""
+        return json.dumps(self.as_dict(), indent=2, default=_plain)
+
+
+def _with_table(report: ClassReport) -> dict[str, Any]:
+    return report.as_dict() | {"table": report.table()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)

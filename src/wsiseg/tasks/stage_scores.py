@@ -1,0 +1,94 @@
+"""``stage.py``'s scores where labels are known: slide and patient reports, the kappa, detection scores."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from wsiseg.evaluation import (
+    DetectionResult,
+    DetectionSettings,
+    DetectionSlide,
+    camelyon17_kappa,
+    class_report,
+    detection_scores,
+    save_confusion_png,
+    save_froc_png,
+)
+from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, write_stage_labels
+from wsiseg.staging import stage_complete_patients
+from wsiseg.tasks.stage_record import PartScores, ScoredPart, SlideRow, StagingScores
+
+log = logging.getLogger(__name__)
+
+_TITLES: dict[ScoredPart, str] = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}
+
+
+def stage_complete(labels: Mapping[str, str]) -> list[PatientRecord]:
+    """Stage the CAMELYON17 patients that have all five node slides; warn about the others."""
+    complete, partial = stage_complete_patients(labels)  # type: ignore[arg-type]
+    if partial:
+        log.warning(
+            "%d patients lack node slides and are not staged: %s", len(partial), [p.patient for p in partial][:10]
+        )
+    return complete
+
+
+def score_parts(rows: Sequence[SlideRow], cohort: str | None, out: Path) -> dict[ScoredPart, PartScores]:
+    """Scores of the held-out predictions (``test``) and the out-of-fold ones (``cv``), where there are any.
+
+    Writes the confusion matrices and ``submission_cv.csv``; patients are scored against the cohort's
+    ``stage_labels.csv`` when there is one.
+    """
+    path = Path(cohort) / "stage_labels.csv" if cohort else None
+    reference = path if path is not None and path.is_file() else None
+    held_out = [r for r in rows if r.part == "test" and r.label is not None]
+    out_of_fold = [r for r in rows if r.oof]
+    parts: dict[ScoredPart, PartScores] = {}
+    if held_out:
+        parts["test"] = _evaluate("test", held_out, [r.predicted for r in held_out], reference, out)
+    if out_of_fold:
+        parts["cv"] = _evaluate("cv", out_of_fold, [r.oof for r in out_of_fold], reference, out)
+    return parts
+
+
+def _evaluate(
+    part: ScoredPart, rows: Sequence[SlideRow], predicted: list[str], reference: Path | None, out: Path
+) -> PartScores:
+    """The slide report (and its picture) of one part, and its patients' scores when there is a reference."""
+    slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
+    save_confusion_png(slides, out / f"confusion_slide_{part}.png", f"Slide labels, {_TITLES[part]}")
+    if reference is None:
+        return PartScores(slides)
+    by_slide = {r.heatmap.slide: label for r, label in zip(rows, predicted, strict=True)}
+    return PartScores(slides, _staging(part, by_slide, reference, out))
+
+
+def _staging(part: ScoredPart, predicted: dict[str, str], reference: Path, out: Path) -> StagingScores | None:
+    """The predicted stages of the reference's patients: class report, official kappa, confusion picture."""
+    truth = {p.patient: p.stage for p in read_stage_labels(reference)}
+    staged = [p for p in stage_complete(predicted) if p.patient in truth]
+    if not staged:
+        return None
+    csv_path = out / ("submission.csv" if part == "test" else f"submission_{part}.csv")
+    if part != "test":
+        write_stage_labels(csv_path, staged)
+    ids = [p.patient for p in staged]
+    kappa = camelyon17_kappa(reference, csv_path, patients=ids)
+    patients = class_report([truth[p] for p in ids], [p.stage for p in staged], PN_STAGES)
+    title = f"pN stages, {_TITLES[part]}, kappa {kappa:.3f}"
+    save_confusion_png(patients, out / f"confusion_patient_{part}.png", title)
+    return StagingScores(patients, kappa, len(ids))
+
+
+def score_detection(rows: Sequence[SlideRow], froc: DictConfig, out: Path) -> DetectionResult:
+    """Lesion FROC (and ``froc.png``) and slide ROC AUC, with the ``froc:`` settings of the config."""
+    settings = DetectionSettings(**OmegaConf.to_container(froc))  # type: ignore[arg-type]
+    slides = [DetectionSlide(r.heatmap, r.label, r.annotation, r.features["max_prob"], r.proba) for r in rows]
+    result = detection_scores(slides, settings)
+    if result.curve is not None:
+        save_froc_png(result.curve, out / "froc.png")
+    return result

@@ -1,0 +1,47 @@
+"""stage.py's held-out patients: the U-Net's split, read from its checkpoint or recomputed from its config."""
+
+import pytest
+import torch
+
+from wsiseg.model import ModelSpec
+from wsiseg.sampling import read_cohort, split_from_data_config
+from wsiseg.synth.cohort import write_manifest
+from wsiseg.tasks.stage_holdout import checkpoint_split
+
+DATA = {"magnification": 2.0, "patch_size": 32, "out_size": 32, "tumour_from": ["camelyon17"],
+        "normal_from": ["camelyon17"], "val_fraction": 0.2, "test_fraction": 0.4, "split_seed": 5}  # fmt: skip
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    """Ten negative patients and five annotated macro patients, one slide each."""
+    rows = [
+        {"slide": f"p{i:02d}.tif", "path": f"p{i:02d}.tif", "annotation": "x.xml" if i >= 10 else "",
+         "dataset": "camelyon17", "patient": f"p{i:02d}", "centre": "0", "label": "macro" if i >= 10 else "negative",
+         "mpp": "0.25", "lesions_mm": ""}
+        for i in range(15)
+    ]  # fmt: skip
+    write_manifest(tmp_path / "manifest.csv", rows)
+    return tmp_path
+
+
+def old_checkpoint(path, data):
+    """A checkpoint with a model record but no split, and the training config's data section."""
+    record = ModelSpec("UNet", {"base_width": 4, "depth": 2}, 2.0, 32).to_dict()
+    torch.save({"state_dict": {}, "wsiseg_model": record, "wsiseg_config": {"data": data}}, path)
+    return path
+
+
+def test_a_checkpoint_without_a_split_gets_it_from_its_data_config(cohort, tmp_path):
+    split = checkpoint_split(old_checkpoint(tmp_path / "old.ckpt", DATA), cohort)
+    assert split == split_from_data_config(DATA, read_cohort(cohort))
+    # 40 % test, 20 % val of each stratum: 4 + 2 of the ten negatives, 2 + 1 of the five macro patients
+    assert sorted(split.values()).count("test") == 6 and sorted(split.values()).count("val") == 3
+
+
+def test_a_split_that_cannot_be_recomputed_is_a_clear_error(cohort, tmp_path):
+    path = old_checkpoint(tmp_path / "old.ckpt", {k: v for k, v in DATA.items() if k != "val_fraction"})
+    with pytest.raises(ValueError, match=r"old.ckpt records no patient split and the data config lacks val_fraction"):
+        checkpoint_split(path, cohort)
+    with pytest.raises(ValueError, match=r"records no patient split; run stage.py with holdout=none"):
+        checkpoint_split(old_checkpoint(tmp_path / "old2.ckpt", DATA), None)  # no cohort to recompute it over
