@@ -2,19 +2,19 @@ import numpy as np
 import pytest
 
 from wsiseg.annotations import rasterize
-from wsiseg.synth import plan_slide, render_region
+from wsiseg.synth import plan_scene, render_region
 from wsiseg.synth.cohort import lesion_annotations
 
 
 @pytest.fixture(scope="module")
 def macro_scene(tiny_spec):
-    return plan_slide("s", "macro", tiny_spec, centre_index=0, seed=7)
+    return plan_scene("s", "macro", tiny_spec, centre_index=0, seed=7)
 
 
 def test_planning_is_deterministic(tiny_spec):
-    a, b = (plan_slide("s", "micro", tiny_spec, 2, seed=3) for _ in range(2))
+    a, b = (plan_scene("s", "micro", tiny_spec, 2, seed=3) for _ in range(2))
     assert a.size_wh == b.size_wh and np.array_equal(a.lesions[0].vertices_xy, b.lesions[0].vertices_xy)
-    c = plan_slide("s", "micro", tiny_spec, 2, seed=4)
+    c = plan_scene("s", "micro", tiny_spec, 2, seed=4)
     assert not np.array_equal(a.lesions[0].vertices_xy, c.lesions[0].vertices_xy)
 
 

@@ -28,7 +28,7 @@ from wsiseg.parallel import map_slides
 from wsiseg.slide.writer import write_pyramid_tiff
 from wsiseg.staging import pn_stage
 from wsiseg.synth.render import render_strip
-from wsiseg.synth.scene import SlideScene, plan_slide
+from wsiseg.synth.scene import SlideScene, plan_scene
 from wsiseg.synth.spec import CohortSpec
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def lesion_annotations(scene: SlideScene, tumor_group: str, exclude_group: str) 
 
 def render_slide(job: SlideJob, spec: CohortSpec, out_dir: Path) -> dict[str, str]:
     """Plan, render and write one slide (and its annotation); returns its manifest row."""
-    scene = plan_slide(job.name, job.label, spec, job.centre, job.seed)
+    scene = plan_scene(job.name, job.label, spec, job.centre, job.seed)
     width, height = scene.size_wh
     tif = out_dir / job.tif
     if not tif.exists():
