@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from wsiseg.atomic import atomic_path, write_bytes_atomic, write_text_atomic
-from wsiseg.inference.grid import TileGrid
+from wsiseg.inference.tiling import TileGrid
 from wsiseg.slide.writer import write_pyramid_tiff
 
 FORMAT = 1

@@ -17,7 +17,7 @@ import numpy as np
 from wsiseg.annotations import rasterize, read_asap_xml
 from wsiseg.parallel import map_slides
 from wsiseg.sampling.cohort import SlideRecord
-from wsiseg.sampling.grid import box_coverage, covering_patches, normal_candidates, oversample
+from wsiseg.sampling.placement import box_coverage, covering_patches, normal_candidates, oversample
 from wsiseg.sampling.spec import PatchLabel, SamplingSpec
 from wsiseg.slide import open_slide
 from wsiseg.tissue import tissue_roi

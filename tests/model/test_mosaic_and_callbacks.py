@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from wsiseg.model import ConfigInCheckpoint, PredictionGridLogger, load_config_from_checkpoint
-from wsiseg.model.grid import make_grid, prediction_grid
+from wsiseg.model.mosaic import prediction_grid, tile_mosaic
 from wsiseg.model.plain import find_non_plain, to_plain
 
 
-def test_make_grid_by_hand() -> None:
+def test_tile_mosaic_by_hand() -> None:
     tiles = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1).expand(3, 1, 2, 2)  # values 0, 1, 2
-    grid = make_grid(tiles, ncol=2, padding=1, pad_value=9.0)
+    grid = tile_mosaic(tiles, ncol=2, padding=1, pad_value=9.0)
     assert grid.shape == (1, 7, 7)  # 2 rows, 2 cols of 2x2 with 1 px padding
     assert grid[0, 1:3, 1:3].eq(0).all() and grid[0, 1:3, 4:6].eq(1).all() and grid[0, 4:6, 1:3].eq(2).all()
     assert grid[0, 4:6, 4:6].eq(9).all() and grid[0, 0].eq(9).all()

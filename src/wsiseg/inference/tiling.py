@@ -64,7 +64,7 @@ class TileGrid:
         return model_xy * self.model_mpp / self.slide_mpp
 
 
-def make_grid(
+def make_tile_grid(
     slide_wh: tuple[int, int], slide_mpp: float, model_mpp: float, tile: int, heatmap_mpp: float, overlap: float
 ) -> TileGrid:
     """Choose the tiling of a slide.
