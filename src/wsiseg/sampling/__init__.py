@@ -1,7 +1,7 @@
 """Stage 1a: which slides, which split, which patches (the paper's ROI-filtered sampling with oversampling)."""
 
 from wsiseg.sampling.cohort import SlideRecord, read_cohort, select_training_slides
-from wsiseg.sampling.placement import box_coverage, covering_patches, normal_candidates, oversample
+from wsiseg.sampling.placement import covering_patches, normal_candidates, oversample
 from wsiseg.sampling.sampler import PatchRecord, SlidePlan, draw_patches, plan_slide, plan_slides
 from wsiseg.sampling.spec import MAGNIFICATIONS, SamplingSpec, magnification_mpp
 from wsiseg.sampling.split import SplitSpec, patient_split
@@ -13,7 +13,6 @@ __all__ = [
     "SlidePlan",
     "SlideRecord",
     "SplitSpec",
-    "box_coverage",
     "covering_patches",
     "draw_patches",
     "magnification_mpp",
