@@ -9,6 +9,7 @@ import torch
 from wsiseg.model import ConfigInCheckpoint, PredictionGridLogger, load_config_from_checkpoint
 from wsiseg.model.mosaic import prediction_grid, tile_mosaic
 from wsiseg.model.plain import find_non_plain, to_plain
+from wsiseg.model.spec import CONFIG_KEY
 
 
 def test_tile_mosaic_by_hand() -> None:
@@ -49,5 +50,5 @@ def test_to_plain_partial() -> None:
 
 def test_load_config_needs_key(tmp_path: Path) -> None:
     torch.save({"state_dict": {}}, tmp_path / "x.ckpt")
-    with pytest.raises(KeyError, match="wsiseg_config"):
+    with pytest.raises(KeyError, match=CONFIG_KEY):
         load_config_from_checkpoint(tmp_path / "x.ckpt")

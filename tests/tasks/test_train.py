@@ -10,6 +10,8 @@ import torch
 
 from tests.conftest import REPO, compose_config
 from wsiseg.model import load_config_from_checkpoint
+from wsiseg.model.callbacks import PROVENANCE_KEY
+from wsiseg.model.spec import DATAMODULE_KEY
 from wsiseg.tasks.train import run
 
 
@@ -41,9 +43,9 @@ def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_pa
     assert config["data"]["magnification"] == 4.0 and config["data"]["out_size"] == 32  # predict reads these
     state = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)
     assert state["epoch"] == 0 and state["global_step"] == 3
-    assert state["wsiseg_provenance"]["packages"]["torch"] and state["wsiseg_provenance"]["seed"] == 42
+    assert state[PROVENANCE_KEY]["packages"]["torch"] and state[PROVENANCE_KEY]["seed"] == 42
     assert json.loads((out / "run.json").read_text())["config"]["data"]["magnification"] == 4.0
-    split = state["PatchDataModule"]["split"]  # the patient split travels with the checkpoint (for stage.py)
+    split = state[DATAMODULE_KEY]["split"]  # the patient split travels with the checkpoint (for stage.py)
     assert set(split.values()) <= {"train", "val", "test"} and "train" in split.values()
     resumed = run(
         compose_config(
