@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from tests.conftest import REPO, compose_config
 from wsiseg.model import load_config_from_checkpoint
@@ -39,6 +40,9 @@ def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_pa
     first = run(compose_config("train", overrides(tiny_cohort, tmp_path / "cache", out, "trainer.max_epochs=1")))
     assert first.last_checkpoint.is_file() and first.best_checkpoint.is_file()
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    hparams = OmegaConf.load(out / "tensorboard" / "hparams.yaml")  # what train.py gave log_hyperparams
+    assert hparams.data.magnification == 4.0 and hparams.data.cohorts == [str(tiny_cohort)]
+    assert hparams.model.optimizer._target_ == "torch.optim.adam.Adam" and hparams.model.optimizer.lr == 1e-3
     config = load_config_from_checkpoint(first.last_checkpoint)
     assert config["data"]["magnification"] == 4.0 and config["data"]["out_size"] == 32  # predict reads these
     state = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)
