@@ -25,7 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from sklearn.metrics import roc_auc_score
 
-from wsiseg.annotations import read_asap_xml, tumor_mask
+from wsiseg.annotations import read_asap_xml, tumour_mask
 from wsiseg.annotations.geometry import max_feret_diameter
 from wsiseg.classifiers import FeatureClassifier, balanced_weights, cross_val_predict_grouped
 from wsiseg.errors import CheckpointError
@@ -378,5 +378,5 @@ def _lesion_hits(row: SlideRow, settings: DictConfig) -> SlideHits:
     if row.label != "negative":
         scale = row.heatmap.mpp / slide_mpp  # level-0 px per heatmap px
         size_wh = (math.ceil(heatmap.shape[1] * scale), math.ceil(heatmap.shape[0] * scale))
-        tumour = tumor_mask(row.annotation, size_wh, 2**level)
+        tumour = tumour_mask(row.annotation, size_wh, 2**level)
     return slide_hits_at_level(detections, tumour, slide_mpp, level, settings.get("l0_mpp"))
