@@ -34,6 +34,7 @@ from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, fin
 from wsiseg.inference.plan import plan_task
 from wsiseg.model import load_model
 from wsiseg.model.checkpoint import spec_of_module
+from wsiseg.model.spec import MODEL_KEY
 from wsiseg.slide import open_slide
 from wsiseg.slide.writer import write_pyramid_tiff_from_array
 from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, predict_heatmaps
@@ -167,7 +168,7 @@ def main() -> None:
 def _random_checkpoint(model, settings: PredictSettings, folder: Path) -> Path:
     path = folder / "random.ckpt"
     record = spec_of_module(model, settings.model_mpp, settings.tile).to_dict()
-    torch.save({"state_dict": model.state_dict(), "wsiseg_model": record}, path)
+    torch.save({"state_dict": model.state_dict(), MODEL_KEY: record}, path)
     return path
 
 

@@ -20,7 +20,7 @@ MPP = 0.243  # um/px, 3DHistech scanner
 REFERENCE_DIAMETERS_UM = [92.9658435527884, 114.77235886300743, 124.61694424335721]
 
 
-def test_reference_file_has_three_tumor_polygons():
+def test_reference_file_has_three_tumour_polygons():
     annotations = read_asap_xml(REFERENCE)
     assert [len(a.vertices_xy) for a in annotations] == [8, 15, 12]
     assert [a.name for a in annotations] == ["Annotation 0", "Annotation 1", "Annotation 2"]

@@ -49,12 +49,31 @@ def test_convex_hull_drops_interior_and_collinear_points():
     assert sorted(map(tuple, hull.tolist())) == [(0, 0), (0, 10), (10, 0), (10, 10)]
 
 
+def test_convex_hull_is_counter_clockwise():
+    hull = convex_hull([(0, 0), (0, 3), (4, 0), (1, 1)])
+    assert polygon_area(hull) == 6.0 and len(hull) == 3
+    x, y = hull.T
+    assert np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y) > 0  # positive signed area: counter-clockwise
+
+
+def test_convex_hull_of_degenerate_inputs():
+    assert convex_hull([(2, 3)]).tolist() == [[2, 3]]
+    assert convex_hull([(4, 5), (1, 1), (4, 5)]).tolist() == [[1, 1], [4, 5]]  # duplicates dropped, sorted
+    assert convex_hull(np.zeros((0, 2))).shape == (0, 2)
+    # collinear points (Qhull refuses them): the two ends of the segment, whatever their order in the input
+    assert convex_hull([(3, 0), (0, 0), (7, 0), (5, 0)]).tolist() == [[0, 0], [7, 0]]
+    assert convex_hull([(1, 4), (1, 1), (1, 9)]).tolist() == [[1, 1], [1, 9]]
+    assert convex_hull([(2, 2), (0, 4), (4, 0), (1, 3)]).tolist() == [[0, 4], [4, 0]]
+
+
 def test_feret_of_triangle_square_and_points():
     assert max_feret_diameter(TRIANGLE_345) == 5.0
     assert max_feret_diameter(square(100, 100, 300, 300)) == pytest.approx(200 * math.sqrt(2), abs=1e-12)
     assert max_feret_diameter([(1, 1), (4, 5)]) == 5.0
     assert max_feret_diameter([(2, 3), (2, 3)]) == 0.0
     assert max_feret_diameter([(0, 0), (3, 0), (7, 0)]) == 7.0  # collinear
+    assert max_feret_diameter([(3, 4), (0, 0), (6, 8), (1.5, 2)]) == 10.0  # collinear, ends not first or last
+    assert max_feret_diameter([(5, 5)]) == 0.0
 
 
 def test_feret_ignores_interior_points_and_matches_brute_force():

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from skimage.measure import points_in_poly
 
-from wsiseg.annotations import Annotation, mask_shape_hw, polygon_area, rasterize, read_asap_xml, tumor_mask
+from wsiseg.annotations import Annotation, mask_shape_hw, polygon_area, rasterize, read_asap_xml, tumour_mask
 
 from .asap_files import square
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "patient_004_node_4.xml"
 
 
-def tumor(vertices, role="tumor"):
+def tumour(vertices, role="tumor"):
     return Annotation("a", "g", role, vertices)
 
 
@@ -25,7 +25,7 @@ def bounds(mask):
 
 
 def test_square_at_downsample_1_and_4():
-    annotation = tumor(square(100, 100, 300, 300))
+    annotation = tumour(square(100, 100, 300, 300))
     full = rasterize([annotation], (400, 400), 1)
     assert full.dtype == bool and full.shape == (400, 400)
     assert full.sum() == 200 * 200 and bounds(full) == (100, 299, 100, 299)
@@ -46,14 +46,14 @@ def test_shape_is_ceil_based():
 
 def test_triangle_counts_pixel_centres():
     # Centre (c + 0.5, r + 0.5) is strictly inside x + y < 10 when c + r <= 8: 9 + 8 + ... + 1 = 45 pixels.
-    assert rasterize([tumor([(0, 0), (10, 0), (0, 10)])], (20, 20), 1).sum() == 45
+    assert rasterize([tumour([(0, 0), (10, 0), (0, 10)])], (20, 20), 1).sum() == 45
 
 
 def test_centres_on_edges_follow_top_left_rule_and_tile():
     # Edges through pixel centres: left/top edges are inside, right/bottom edges outside.
-    on_centres = rasterize([tumor(square(100.5, 100.5, 300.5, 300.5))], (400, 400), 1)
+    on_centres = rasterize([tumour(square(100.5, 100.5, 300.5, 300.5))], (400, 400), 1)
     assert on_centres.sum() == 40000 and bounds(on_centres) == (100, 299, 100, 299)
-    left, right = tumor(square(10.5, 10.5, 20.5, 30.5)), tumor(square(20.5, 10.5, 30.5, 30.5))
+    left, right = tumour(square(10.5, 10.5, 20.5, 30.5)), tumour(square(20.5, 10.5, 30.5, 30.5))
     a, b = rasterize([left], (40, 40), 1), rasterize([right], (40, 40), 1)
     assert not (a & b).any() and (a | b).sum() == 20 * 20 == a.sum() + b.sum()
 
@@ -64,7 +64,7 @@ def test_matches_point_in_polygon_on_random_star():
     radii = rng.uniform(20, 60, 40)
     star = np.stack([70 + radii * np.cos(angles), 65 + radii * np.sin(angles)], axis=1)
     downsample = 1.5
-    mask = rasterize([tumor(star)], (150, 140), downsample)
+    mask = rasterize([tumour(star)], (150, 140), downsample)
     rows, cols = np.indices(mask.shape)
     centres_xy = np.stack([(cols.ravel() + 0.5) * downsample, (rows.ravel() + 0.5) * downsample], axis=1)
     expected = points_in_poly(centres_xy, star).reshape(mask.shape)
@@ -73,7 +73,7 @@ def test_matches_point_in_polygon_on_random_star():
 
 
 def test_cut_out_is_removed_whatever_the_order():
-    outer, hole = tumor(square(0, 0, 400, 400)), tumor(square(100, 100, 300, 300), role="exclude")
+    outer, hole = tumour(square(0, 0, 400, 400)), tumour(square(100, 100, 300, 300), role="exclude")
     for ordered in ([outer, hole], [hole, outer]):
         mask = rasterize(ordered, (400, 400), 1)
         assert mask.sum() == 400 * 400 - 200 * 200
@@ -81,26 +81,26 @@ def test_cut_out_is_removed_whatever_the_order():
 
 
 def test_ignore_is_skipped_and_overlaps_are_united():
-    ignored = tumor(square(0, 0, 50, 50), role="ignore")
+    ignored = tumour(square(0, 0, 50, 50), role="ignore")
     assert not rasterize([ignored], (100, 100), 1).any()
-    overlapping = [tumor(square(0, 0, 60, 60)), tumor(square(40, 40, 100, 100))]
+    overlapping = [tumour(square(0, 0, 60, 60)), tumour(square(40, 40, 100, 100))]
     assert rasterize(overlapping, (100, 100), 1).sum() == 2 * 3600 - 400
 
 
 def test_polygons_outside_or_larger_than_the_region():
-    outside = tumor(square(500, 500, 600, 600))
+    outside = tumour(square(500, 500, 600, 600))
     assert not rasterize([outside], (100, 100), 1).any()
-    huge = tumor(square(-1e9, -1e9, 1e9, 1e9))
+    huge = tumour(square(-1e9, -1e9, 1e9, 1e9))
     assert rasterize([huge], (100, 80), 2).all()
-    partial = rasterize([tumor(square(-50, 90, 30, 500))], (100, 100), 1)
+    partial = rasterize([tumour(square(-50, 90, 30, 500))], (100, 100), 1)
     assert partial.sum() == 30 * 10 and bounds(partial) == (90, 99, 0, 29)
 
 
 def test_region_equals_crop_of_full_mask():
     annotations = [
-        tumor([(30, 20), (230, 60), (180, 250), (40, 200)]),
-        tumor(square(90, 90, 140, 140), role="exclude"),
-        tumor(square(250, 10, 400, 300)),
+        tumour([(30, 20), (230, 60), (180, 250), (40, 200)]),
+        tumour(square(90, 90, 140, 140), role="exclude"),
+        tumour(square(250, 10, 400, 300)),
     ]
     downsample = 2
     full = rasterize(annotations, (400, 300), downsample)
@@ -111,7 +111,7 @@ def test_region_equals_crop_of_full_mask():
     assert region.any() and not region.all()
 
 
-def test_tumor_mask_camelyon16_file(write_xml):
+def test_tumour_mask_camelyon16_file(write_xml):
     path = write_xml(
         [
             ("t", "Polygon", "_0", square(0, 0, 400, 400)),
@@ -119,15 +119,15 @@ def test_tumor_mask_camelyon16_file(write_xml):
             ("cut", "Polygon", "_2", square(100, 100, 300, 300)),
         ]
     )
-    mask = tumor_mask(path, (1000, 500), 4)
+    mask = tumour_mask(path, (1000, 500), 4)
     assert mask.shape == (125, 250)
     assert mask.sum() == 100 * 100 - 50 * 50 + 50 * 50
     assert not mask[25:75, 25:75].any() and mask[0:50, 150:200].all()
 
 
-def test_tumor_mask_of_reference_file():
+def test_tumour_mask_of_reference_file():
     downsample = 16
-    mask = tumor_mask(REFERENCE, (20_000, 100_000), downsample)
+    mask = tumour_mask(REFERENCE, (20_000, 100_000), downsample)
     assert mask.shape == (6250, 1250)
     expected = sum(polygon_area(a.vertices_xy) for a in read_asap_xml(REFERENCE)) / downsample**2  # ~988
     assert mask.sum() == pytest.approx(expected, rel=0.05)

@@ -58,6 +58,18 @@ def test_batches(prepared):
     assert batch["image"].min() >= 0 and batch["image"].max() <= 1
 
 
+def test_training_order_is_a_function_of_seed_and_epoch(prepared):
+    def order(epoch):  # a fresh loader, as a resumed run builds one, at the epoch Lightning sets
+        loader = prepared.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return list(loader.sampler)
+
+    first, second = order(0), order(1)
+    assert sorted(first) == list(range(len(prepared.train_set)))  # every patch once per epoch
+    assert first != second and order(1) == second  # a new order each epoch, the same one after resuming
+    assert prepared.val_dataloader().sampler.__class__.__name__ == "SequentialSampler"
+
+
 def test_unchanged_config_reuses_the_cache(prepared, tiny_cohort):
     folder = prepared.cache_folder()
     stamp = os.stat(folder / "meta.json").st_mtime_ns

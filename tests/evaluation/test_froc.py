@@ -8,7 +8,7 @@ floats, and sweeps ``for Thresh in all_probs[1:]`` over ``all_probs = sorted(set
 import numpy as np
 import pytest
 
-from wsiseg.annotations import Annotation, tumor_mask, write_asap_xml
+from wsiseg.annotations import Annotation, tumour_mask, write_asap_xml
 from wsiseg.evaluation import (
     EVAL_FPS,
     SlideHits,
@@ -104,15 +104,15 @@ def test_the_evaluation_mask_is_at_level_5_of_the_slide(tmp_path):
     xml = write_asap_xml(tmp_path / "tumor_001.xml", [Annotation("lesion", "metastases", "tumor", square)])
     inside, edge, outside = (32 * 30, 32 * 30, 0.9), (2047.5, 1000.5, 0.5), (2048.5, 1000.5, 0.3)
     detections_um = np.array([inside, edge, outside]) * [SLIDE_MPP, SLIDE_MPP, 1]
-    level5 = slide_hits_at_level(detections_um, tumor_mask(xml, (2600, 2600), 32), SLIDE_MPP)
+    level5 = slide_hits_at_level(detections_um, tumour_mask(xml, (2600, 2600), 32), SLIDE_MPP)
     assert level5.fp_probs.tolist() == [0.3] and level5.tp_probs.tolist() == [0.9] and level5.n_itc == 0
-    level4 = slide_hits_at_level(detections_um, tumor_mask(xml, (2600, 2600), 16), SLIDE_MPP, level=4)
+    level4 = slide_hits_at_level(detections_um, tumour_mask(xml, (2600, 2600), 16), SLIDE_MPP, level=4)
     assert level4.fp_probs.tolist() == [] and level4.tp_probs.tolist() == [0.9]
     # the official script converts the rules with 0.243 um/px whatever the slide: on a 0.226 um/px slide the
     # slide's own mpp grows by 75 / (0.226 * 64) = 5.19 px (column 64 joins: a hit), l0_mpp=0.243 by 4.82 px
     slide_226 = np.array([[2048.5, 1000.5, 0.3]]) * [0.226, 0.226, 1]
-    assert slide_hits_at_level(slide_226, tumor_mask(xml, (2600, 2600), 32), 0.226).tp_probs.tolist() == [0.3]
-    official = slide_hits_at_level(slide_226, tumor_mask(xml, (2600, 2600), 32), 0.226, l0_mpp=0.243)
+    assert slide_hits_at_level(slide_226, tumour_mask(xml, (2600, 2600), 32), 0.226).tp_probs.tolist() == [0.3]
+    official = slide_hits_at_level(slide_226, tumour_mask(xml, (2600, 2600), 32), 0.226, l0_mpp=0.243)
     assert official.fp_probs.tolist() == [0.3]
 
 

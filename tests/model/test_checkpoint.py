@@ -11,7 +11,7 @@ import torch
 from wsiseg.errors import CheckpointError
 from wsiseg.model import ConfigInCheckpoint, ModelSpec, load_model, read_checkpoint
 from wsiseg.model.checkpoint import spec_of_module, stored_split
-from wsiseg.model.spec import trusted_target, untrusted_targets
+from wsiseg.model.spec import CONFIG_KEY, DATAMODULE_KEY, MODEL_KEY, trusted_target, untrusted_targets
 
 from .synthetic import DiscDataset, make_module
 
@@ -36,7 +36,7 @@ def test_training_writes_a_record_that_rebuilds_the_same_network(tmp_path: Path)
     )  # fmt: skip
     trainer.fit(module, loader)
     trainer.save_checkpoint(tmp_path / "t.ckpt")
-    stored = read_checkpoint(tmp_path / "t.ckpt")["wsiseg_model"]
+    stored = read_checkpoint(tmp_path / "t.ckpt")[MODEL_KEY]
     assert stored["network"] == "UNet" and stored["network_kwargs"]["base_width"] == 4
     assert stored["input_mpp"] == 1.5 and stored["tile_size"] == 32 and stored["threshold"] == 0.4
     rebuilt, spec = load_model(tmp_path / "t.ckpt")
@@ -58,8 +58,8 @@ def test_a_checkpoint_from_before_the_record_is_read_through_the_allow_list(tmp_
                   "loss": {"_target_": "wsiseg.model.BCEDiceLoss"}},
         "data": {"magnification": "20x", "patch_size": 64, "out_size": 32},
     }  # fmt: skip
-    path = save(tmp_path, {"state_dict": module.state_dict(), "wsiseg_config": config,
-                           "PatchDataModule": {"split": {"patient_000": "test"}}})  # fmt: skip
+    path = save(tmp_path, {"state_dict": module.state_dict(), CONFIG_KEY: config,
+                           DATAMODULE_KEY: {"split": {"patient_000": "test"}}})  # fmt: skip
     _, spec = load_model(path)
     assert spec.input_mpp == 1.0 and spec.tile_size == 32  # 0.5 um/px * 64 / 32
     assert spec.split == {"patient_000": "test"} and stored_split(read_checkpoint(path), path) == spec.split
@@ -80,7 +80,7 @@ def test_a_checkpoint_from_before_the_record_is_read_through_the_allow_list(tmp_
     ],
 )
 def test_a_crafted_record_is_refused_naming_the_file(tmp_path: Path, change: dict, message: str) -> None:
-    path = save(tmp_path, {"state_dict": make_module().state_dict(), "wsiseg_model": record(**change)})
+    path = save(tmp_path, {"state_dict": make_module().state_dict(), MODEL_KEY: record(**change)})
     with pytest.raises(CheckpointError, match=message) as err:
         load_model(path)
     assert err.value.path == path
@@ -88,12 +88,12 @@ def test_a_crafted_record_is_refused_naming_the_file(tmp_path: Path, change: dic
 
 def test_weights_that_do_not_fit_the_record_are_refused_before_memory_is_spent(tmp_path: Path) -> None:
     weights = make_module().state_dict()
-    path = save(tmp_path, {"state_dict": weights, "wsiseg_model": record(network_kwargs={"base_width": 8, "depth": 2})})
+    path = save(tmp_path, {"state_dict": weights, MODEL_KEY: record(network_kwargs={"base_width": 8, "depth": 2})})
     with pytest.raises(CheckpointError, match="do not fit"):
         load_model(path)
     huge = record(network_kwargs={"base_width": 10**7, "depth": 4})  # ~10^17 parameters: checked on "meta"
     with pytest.raises(CheckpointError, match="do not fit"):
-        load_model(save(tmp_path, {"state_dict": weights, "wsiseg_model": huge}, "huge.ckpt"))
+        load_model(save(tmp_path, {"state_dict": weights, MODEL_KEY: huge}, "huge.ckpt"))
 
 
 def test_not_a_checkpoint_is_refused_naming_the_file(tmp_path: Path) -> None:

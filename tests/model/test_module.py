@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .synthetic import DiscDataset, make_module
@@ -39,6 +41,14 @@ def test_configure_optimizers_without_scheduler() -> None:
     config = make_module().configure_optimizers()
     assert set(config) == {"optimizer"}
     assert config["optimizer"].param_groups[0]["lr"] == 1e-2
+
+
+def test_configure_optimizers_with_a_scheduler_stepped_every_epoch() -> None:
+    scheduler = functools.partial(torch.optim.lr_scheduler.MultiStepLR, milestones=[2], gamma=0.1)
+    config = make_module(scheduler=scheduler).configure_optimizers()
+    assert set(config) == {"optimizer", "lr_scheduler"}
+    assert config["lr_scheduler"]["interval"] == "epoch" and "monitor" not in config["lr_scheduler"]
+    assert config["lr_scheduler"]["scheduler"].optimizer is config["optimizer"]
 
 
 def test_examples_come_from_a_full_batch_preferably_with_tumour():

@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from wsiseg.annotations import rasterize, read_asap_xml
 from wsiseg.sampling import (
     SamplingSpec,
+    SlideRecord,
     SplitSpec,
     draw_patches,
     magnification_mpp,
@@ -100,15 +102,58 @@ def test_sampling_is_deterministic(plans):
     assert a == b
 
 
-def test_split_by_patient(cohort):
+def _patients(prefix, count, dataset, labels, has_tumour):
+    """``count`` patients, each with one slide per entry of ``labels``."""
+    return [
+        SlideRecord(f"{prefix}{p}_node_{n}.tif", Path("x.tif"), None, dataset, f"{prefix}{p}", label, has_tumour)
+        for p in range(count)
+        for n, label in enumerate(labels)
+    ]
+
+
+def test_split_by_patient_fractions_per_stratum():
+    negative = _patients("neg", 10, "camelyon17", ["negative"] * 5, False)
+    macro = _patients("mac", 5, "camelyon17", ["negative", "macro", "itc", "negative", "negative"], True)
+    c16 = _patients("c16_", 5, "camelyon16", [None], True)  # CAMELYON16 tumour slides: no label, has tumour
+    split = patient_split(negative + macro + c16, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=1))
+
+    def counts(prefix, assignment=split):
+        chosen = [s for p, s in assignment.items() if p.startswith(prefix)]
+        return {k: chosen.count(k) for k in ("train", "val", "test")}
+
+    # by hand: every stratum gives 20% of its patients to val and 20% to test (10 -> 2 + 2, 5 -> 1 + 1)
+    assert counts("neg") == {"train": 6, "val": 2, "test": 2}
+    assert counts("mac") == {"train": 3, "val": 1, "test": 1}  # stratum of the worst slide label: macro
+    assert counts("c16_") == {"train": 3, "val": 1, "test": 1}
+    assert len(split) == 20  # one split per patient, so all of a patient's slides go together
+    assert split == patient_split(negative + macro + c16, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=1))
+    other = patient_split(negative + macro + c16, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=2))
+    assert other != split and all(counts(p, other) == counts(p) for p in ("neg", "mac", "c16_"))  # others, as many
+
+
+@pytest.mark.xfail(strict=True, reason="split.py: a stratum too small for its test and val counts drops the val one")
+def test_split_by_patient_owes_small_strata_their_share():
+    # six strata of one patient: 0.2 of a patient owed per stratum and split, carried across strata, so by
+    # hand the fifth stratum owes one test and one val patient; it has one, so the sixth must take the val one
+    one_each = [
+        *_patients("neg", 1, "camelyon17", ["negative"], False),
+        *_patients("itc", 1, "camelyon17", ["itc"], True),
+        *_patients("mic", 1, "camelyon17", ["micro"], True),
+        *_patients("mac", 1, "camelyon17", ["macro"], True),
+        *_patients("c16_", 1, "camelyon16", [None], True),
+        *_patients("c16n", 1, "camelyon16", ["negative"], False),
+    ]
+    split = patient_split(one_each, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=0))
+    assert sorted(split.values()) == ["test", "train", "train", "train", "train", "val"]  # 6 x 0.2 = 1.2 each
+
+
+def test_split_by_patient_on_the_cohort(cohort):
     split = patient_split(cohort, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=1))
     assert set(split) == {r.patient for r in cohort}
     assert split == patient_split(cohort, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=1))
-    many = [r for r in cohort]
-    assert {"train"} <= set(split.values())
+    assert "train" in split.values()
     with pytest.raises(ValueError):
         SplitSpec(val_fraction=0.6, test_fraction=0.5)
-    assert len(many) == 27
 
 
 def test_training_slide_selection(cohort):

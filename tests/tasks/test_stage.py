@@ -10,6 +10,7 @@ from tests.conftest import compose_config
 from wsiseg.evaluation import camelyon17_kappa
 from wsiseg.features import cache_folder
 from wsiseg.labels import read_stage_labels
+from wsiseg.model.spec import DATAMODULE_KEY
 from wsiseg.synth.heatmaps import HeatmapCohortSpec, write_heatmap_cohort
 from wsiseg.tasks.stage import run
 
@@ -90,7 +91,7 @@ def test_rule_baseline_and_held_out_patients_from_the_checkpoint(cohort, tmp_pat
     patients = sorted({p.patient for p in read_stage_labels(labels / "stage_labels.csv")})
     split = {p: "test" if i % 4 == 0 else "train" for i, p in enumerate(patients)}
     ckpt = tmp_path / "model.ckpt"
-    torch.save({"PatchDataModule": {"split": split}}, ckpt)
+    torch.save({DATAMODULE_KEY: {"split": split}}, ckpt)
     copied = tmp_path / "heatmaps"
     copied.mkdir()
     for path in heatmaps.glob("*.*"):

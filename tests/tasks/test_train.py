@@ -7,9 +7,12 @@ import sys
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from tests.conftest import REPO, compose_config
 from wsiseg.model import load_config_from_checkpoint
+from wsiseg.model.callbacks import PROVENANCE_KEY
+from wsiseg.model.spec import DATAMODULE_KEY
 from wsiseg.tasks.train import run
 
 
@@ -37,13 +40,16 @@ def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_pa
     first = run(compose_config("train", overrides(tiny_cohort, tmp_path / "cache", out, "trainer.max_epochs=1")))
     assert first.last_checkpoint.is_file() and first.best_checkpoint.is_file()
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    hparams = OmegaConf.load(out / "tensorboard" / "hparams.yaml")  # what train.py gave log_hyperparams
+    assert hparams.data.magnification == 4.0 and hparams.data.cohorts == [str(tiny_cohort)]
+    assert hparams.model.optimizer._target_ == "torch.optim.adam.Adam" and hparams.model.optimizer.lr == 1e-3
     config = load_config_from_checkpoint(first.last_checkpoint)
     assert config["sampling"]["magnification"] == 4.0 and config["sampling"]["out_size"] == 32  # predict reads these
     state = torch.load(first.last_checkpoint, map_location="cpu", weights_only=True)
     assert state["epoch"] == 0 and state["global_step"] == 3
-    assert state["wsiseg_provenance"]["packages"]["torch"] and state["wsiseg_provenance"]["seed"] == 42
+    assert state[PROVENANCE_KEY]["packages"]["torch"] and state[PROVENANCE_KEY]["seed"] == 42
     assert json.loads((out / "run.json").read_text())["config"]["sampling"]["magnification"] == 4.0
-    split = state["PatchDataModule"]["split"]  # the patient split travels with the checkpoint (for stage.py)
+    split = state[DATAMODULE_KEY]["split"]  # the patient split travels with the checkpoint (for stage.py)
     assert set(split.values()) <= {"train", "val", "test"} and "train" in split.values()
     resumed = run(
         compose_config(

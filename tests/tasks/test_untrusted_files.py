@@ -17,6 +17,7 @@ from wsiseg.errors import CheckpointError
 from wsiseg.features import find_heatmaps
 from wsiseg.inference import output_paths
 from wsiseg.model import ModelSpec, UNet, load_config_from_checkpoint, load_model
+from wsiseg.model.spec import CONFIG_KEY, DATAMODULE_KEY, MODEL_KEY
 from wsiseg.tasks.predict import run as predict_run
 from wsiseg.tasks.stage_holdout import checkpoint_split
 from wsiseg.tasks.train import run as train_run
@@ -37,7 +38,7 @@ def evil_checkpoint(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.ckpt"
     torch.save(
-        {"state_dict": {}, "wsiseg_config": {"model": {}}, "PatchDataModule": {"split": {}}, "x": Payload(marker)},
+        {"state_dict": {}, CONFIG_KEY: {"model": {}}, DATAMODULE_KEY: {"split": {}}, "x": Payload(marker)},
         path,
     )
     return path, marker
@@ -83,11 +84,11 @@ def crafted_checkpoints(folder: Path, victims: Victims) -> list[Path]:
     for target in victims.targets():
         unet = {"_target_": "wsiseg.model.SegmentationModule", "net": target}
         states += [
-            {"state_dict": weights, "wsiseg_config": {"model": target, "data": data}},  # the whole model
-            {"state_dict": weights, "wsiseg_config": {"model": unet, "data": data}},  # its network (recursive)
-            {"state_dict": weights, "wsiseg_config": {"model": unet, "data": data}, "wsiseg_model": good},
-            {"state_dict": weights, "wsiseg_model": good | {"network": target["_target_"]}},
-            {"state_dict": weights, "wsiseg_model": good | {"network_kwargs": {"base_width": target}}},
+            {"state_dict": weights, CONFIG_KEY: {"model": target, "data": data}},  # the whole model
+            {"state_dict": weights, CONFIG_KEY: {"model": unet, "data": data}},  # its network (recursive)
+            {"state_dict": weights, CONFIG_KEY: {"model": unet, "data": data}, MODEL_KEY: good},
+            {"state_dict": weights, MODEL_KEY: good | {"network": target["_target_"]}},
+            {"state_dict": weights, MODEL_KEY: good | {"network_kwargs": {"base_width": target}}},
         ]
     paths = []
     for i, state in enumerate(states):

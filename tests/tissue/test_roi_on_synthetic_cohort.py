@@ -5,7 +5,7 @@ import pytest
 
 from wsiseg.annotations import polygon_mask
 from wsiseg.slide import open_slide
-from wsiseg.synth import plan_cohort, plan_slide
+from wsiseg.synth import plan_cohort, plan_scene
 from wsiseg.tissue import save_roi_figure, tissue_roi
 
 THUMB_MPP = 8.0
@@ -19,7 +19,7 @@ def jobs(tiny_spec):
 def test_roi_iou_at_least_0_9_on_every_tiny_slide(tiny_cohort, tiny_spec, jobs):
     ious = []
     for job in jobs:
-        scene = plan_slide(job.name, job.label, tiny_spec, job.centre, job.seed)
+        scene = plan_scene(job.name, job.label, tiny_spec, job.centre, job.seed)
         with open_slide(tiny_cohort / job.tif) as slide:
             roi = tissue_roi(slide, mpp=THUMB_MPP)
         truth = polygon_mask(scene.tissue_xy, roi.mask.shape, downsample=THUMB_MPP / scene.mpp)
@@ -32,7 +32,7 @@ def test_pen_marks_stay_out_of_the_roi(tiny_cohort, tiny_spec, jobs):
     """Pen strokes drawn on the glass are not tissue (checked where the stroke is off the sections)."""
     checked = 0
     for job in jobs:
-        scene = plan_slide(job.name, job.label, tiny_spec, job.centre, job.seed)
+        scene = plan_scene(job.name, job.label, tiny_spec, job.centre, job.seed)
         for stroke in scene.pen_strokes:
             with open_slide(tiny_cohort / job.tif) as slide:
                 roi = tissue_roi(slide, mpp=THUMB_MPP)

@@ -76,6 +76,14 @@ def test_coverage_matches_brute_force_supersampling() -> None:
         assert value == pytest.approx(inside.mean(), abs=0.01)
 
 
+def test_coverage_of_whole_pixel_boxes_by_hand() -> None:
+    # the patch sampler's use: integer boxes on a planning mask, reaching outside it (outside is uncovered)
+    mask = np.zeros((8, 8), bool)
+    mask[0:4, 0:4] = True
+    corners = np.array([[0, 0], [2, 2], [4, 4], [-2, -2], [6, 6]])
+    assert box_coverage(integral_image(mask), corners, (4, 4)).tolist() == [1.0, 0.25, 0.0, 0.25, 0.0]
+
+
 def test_coverage_rejects_empty_boxes(rect_roi: TissueROI) -> None:
     with pytest.raises(ValueError, match="> 0"):
         rect_roi.coverage((0, 0), (0, 10))

@@ -6,7 +6,7 @@ when its centre is.
 
 from wsiseg.annotations.asap import read_asap_xml, write_asap_xml
 from wsiseg.annotations.geometry import bounding_box, convex_hull, max_feret_diameter, polygon_area
-from wsiseg.annotations.mask import mask_shape_hw, polygon_mask, rasterize, tumor_mask
+from wsiseg.annotations.mask import mask_shape_hw, polygon_mask, rasterize, tumour_mask
 from wsiseg.annotations.records import DEFAULT_GROUP_ROLES, Annotation, AreaKind, GroupRole, lookup_role
 
 __all__ = [
@@ -23,6 +23,6 @@ __all__ = [
     "polygon_mask",
     "rasterize",
     "read_asap_xml",
-    "tumor_mask",
+    "tumour_mask",
     "write_asap_xml",
 ]

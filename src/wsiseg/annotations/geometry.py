@@ -1,4 +1,4 @@
-"""Pure polygon geometry on (N, 2) arrays of (x, y) level-0 pixels (numpy only)."""
+"""Pure polygon geometry on (N, 2) arrays of (x, y) level-0 pixels (numpy and scipy)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.spatial import ConvexHull, QhullError
+from scipy.spatial.distance import cdist
 
 
 def _as_vertices(vertices_xy: ArrayLike) -> np.ndarray:
@@ -53,41 +55,33 @@ def bounding_box(vertices_xy: ArrayLike) -> tuple[float, float, float, float]:
 
 
 def convex_hull(vertices_xy: ArrayLike) -> np.ndarray:
-    """Convex hull by Andrew's monotone chain.
+    """Convex hull (scipy's Qhull), with the degenerate inputs Qhull refuses handled here.
 
     Args:
         vertices_xy: (N, 2) points.
 
     Returns:
         (H, 2) hull vertices counter-clockwise in (x, y) axes, without collinear points or a repeated first
-        point; the unique points themselves when there are fewer than 3.
+        point; the unique points themselves when there are fewer than 3, and the two ends of the segment when
+        all points lie on one line.
     """
     points = np.unique(_as_vertices(vertices_xy), axis=0)  # sorted by x, then y
     if len(points) < 3:
         return points
-    lower = _half_hull(points)
-    upper = _half_hull(points[::-1])
-    return np.array(lower[:-1] + upper[:-1], dtype=np.float64)
-
-
-def _half_hull(points: np.ndarray) -> list[tuple[float, float]]:
-    """One chain of the monotone-chain hull over points sorted along x."""
-    chain: list[tuple[float, float]] = []
-    for x, y in points.tolist():
-        while len(chain) >= 2:
-            (ax, ay), (bx, by) = chain[-2], chain[-1]
-            if (bx - ax) * (y - ay) - (by - ay) * (x - ax) > 0:
-                break
-            chain.pop()
-        chain.append((x, y))
-    return chain
+    try:
+        return points[ConvexHull(points).vertices]  # in 2-D, Qhull lists them counter-clockwise
+    except QhullError:  # a flat input (all points on one line) has no 2-D hull: keep the segment's two ends
+        first_end = points[np.argmax(((points - points[0]) ** 2).sum(axis=1))]  # farthest from any point: an end
+        other_end = points[np.argmax(((points - first_end) ** 2).sum(axis=1))]
+        return np.unique(np.stack([first_end, other_end]), axis=0)
 
 
 def max_feret_diameter(vertices_xy: ArrayLike) -> float:
-    """Maximum Feret diameter: the largest distance between any two vertices.
+    """Maximum Feret diameter: the largest distance between any two vertices, exactly.
 
-    The two farthest vertices are an antipodal pair of the convex hull, found by rotating calipers in
-    O(N log N) overall.
+    The two farthest vertices are vertices of the convex hull, so the distances are taken between hull
+    vertices only (scipy's ``cdist``, by blocks of rows so that memory stays bounded for hulls of many
+    thousand vertices).
 
     Args:
         vertices_xy: (N, 2) vertices.
@@ -95,19 +89,7 @@ def max_feret_diameter(vertices_xy: ArrayLike) -> float:
     Returns:
         The diameter in px (0.0 for fewer than 2 distinct vertices).
     """
-    hull = convex_hull(vertices_xy).tolist()
-    if len(hull) < 3:
-        return math.dist(hull[0], hull[-1]) if hull else 0.0
-    count, j, best = len(hull), 1, 0.0
-    for i in range(count):
-        a, b = hull[i], hull[(i + 1) % count]
-        # Advance j while it moves away from the edge a-b (twice the triangle area grows).
-        while _cross(a, b, hull[(j + 1) % count]) > _cross(a, b, hull[j]):
-            j = (j + 1) % count
-        best = max(best, math.dist(a, hull[j]), math.dist(b, hull[j]))
-    return best
-
-
-def _cross(a: list[float], b: list[float], c: list[float]) -> float:
-    """Twice the signed area of the triangle a, b, c (positive when counter-clockwise)."""
-    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    hull = convex_hull(vertices_xy)
+    block = 2048
+    squared = (cdist(hull[i : i + block], hull[i:], "sqeuclidean").max() for i in range(0, len(hull), block))
+    return math.sqrt(max(squared, default=0.0))

@@ -91,7 +91,7 @@ def polygon_mask(
     return mask
 
 
-def tumor_mask(
+def tumour_mask(
     xml_path: str | Path,
     size_wh: tuple[int, int],
     downsample: float,

@@ -4,10 +4,8 @@ from wsiseg.data.augment import HEDJitter, build_augmentation
 from wsiseg.data.cache import PatchCache, build_cache, cache_key, open_cache
 from wsiseg.data.datamodule import PatchDataModule
 from wsiseg.data.dataset import PatchDataset
-from wsiseg.data.sampler import EpochShuffleSampler
 
 __all__ = [
-    "EpochShuffleSampler",
     "HEDJitter",
     "PatchCache",
     "PatchDataModule",

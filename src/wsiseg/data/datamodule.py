@@ -11,11 +11,10 @@ from typing import Any
 
 import albumentations as A
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from wsiseg.data.cache import PatchCache, build_cache, build_lock, cache_key, open_cache, stale_builds
 from wsiseg.data.dataset import PatchDataset
-from wsiseg.data.sampler import EpochShuffleSampler
 from wsiseg.locks import claimed, new_run_id, owner
 from wsiseg.sampling import (
     SamplingSpec,
@@ -174,9 +173,13 @@ class PatchDataModule(pl.LightningDataModule):
     def _loader(self, dataset: PatchDataset, shuffle: bool) -> DataLoader:
         workers = self.hparams.num_workers
         distributed = self.trainer is not None and self.trainer.world_size > 1
-        # one process: an order that depends on (seed, epoch) only, so resuming repeats it exactly;
-        # several: shuffle=True, which Lightning turns into a DistributedSampler seeded the same way
-        sampler = EpochShuffleSampler(len(dataset), self.spec.seed) if shuffle and not distributed else None
+        # one process: a DistributedSampler of one replica, whose order is randperm(seed + epoch) (Lightning calls
+        # set_epoch every epoch), so a resumed run repeats the order exactly; a RandomSampler would not (its
+        # generator's state depends on the epochs run before). Several: shuffle=True, which Lightning turns into
+        # a DistributedSampler per process (seeded by the run's seed, plus the epoch).
+        sampler = None
+        if shuffle and not distributed:
+            sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=self.spec.seed)
         return DataLoader(
             dataset, batch_size=self.hparams.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
             num_workers=workers, persistent_workers=workers > 0,

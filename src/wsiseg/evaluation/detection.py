@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from wsiseg.annotations import tumor_mask
+from wsiseg.annotations import tumour_mask
 from wsiseg.evaluation.froc import OFFICIAL_LEVEL, SWEEPS, FrocResult, SlideHits, Sweep, froc, slide_hits_at_level
 from wsiseg.features import HeatmapRecord, lesion_detections, load_heatmap
 from wsiseg.labels import SLIDE_LABELS, SlideLabel
@@ -138,5 +138,5 @@ def lesion_hits(heatmap: HeatmapRecord, annotation: Path | None, settings: Detec
     if annotation is not None:
         scale = heatmap.mpp / heatmap.slide_mpp  # level-0 px per heatmap px
         size_wh = (math.ceil(probabilities.shape[1] * scale), math.ceil(probabilities.shape[0] * scale))
-        mask = tumor_mask(annotation, size_wh, 2**settings.level)
+        mask = tumour_mask(annotation, size_wh, 2**settings.level)
     return slide_hits_at_level(detections, mask, heatmap.slide_mpp, settings.level, settings.l0_mpp)

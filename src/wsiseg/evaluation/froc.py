@@ -155,7 +155,7 @@ def slide_hits_at_level(
         detections_um: (N, 3) ``x_um, y_um, probability`` (see :func:`wsiseg.features.lesion_detections`);
             they become level-0 pixels (``/ slide_mpp``), then mask pixels (``int(X / 2**level)``).
         tumour: the slide's tumour mask at pyramid level ``level``, i.e. ``2**level`` level-0 pixels per pixel
-            (``wsiseg.annotations.tumor_mask(xml, size_wh, 2**level)``); ``None`` for a normal slide.
+            (``wsiseg.annotations.tumour_mask(xml, size_wh, 2**level)``); ``None`` for a normal slide.
         slide_mpp: um per level-0 pixel of the slide.
         level: the mask's pyramid level (the official 5: about 7.8 um/px at 0.243 um/px).
         l0_mpp: the level-0 um/px the 75 um and 275 um rules are converted with; ``None``: ``slide_mpp``. The

@@ -80,8 +80,7 @@ def threshold_features(
     areas[0] = 0
     big_label = int(areas.argmax())
     biggest = labels == big_label
-    rows, cols = np.nonzero(biggest.any(axis=1))[0], np.nonzero(biggest.any(axis=0))[0]
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    box = ndimage.find_objects(labels, max_label=big_label)[big_label - 1]  # the region's bounding box
     region = biggest[box]
     (big,) = regionprops(region.astype(np.uint8), intensity_image=heatmap[box])
     return out | {
@@ -100,8 +99,9 @@ _CORNERS = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
 def pixel_feret_diameter(region: np.ndarray) -> float:
     """Maximum Feret diameter (px) of a region taken as the union of its pixel squares.
 
-    The convex hull of the boundary pixel centres, widened by the pixel corners, then rotating calipers:
-    a 60 x 80 px rectangle measures exactly 100 px, a disc of n px across measures n.
+    OpenCV's convex hull of the boundary pixel centres, widened by the pixel corners, then
+    :func:`~wsiseg.annotations.max_feret_diameter` (the one Feret diameter of wsiseg): a 60 x 80 px
+    rectangle measures exactly 100 px, a disc of n px across measures n.
     """
     contours, _ = cv2.findContours(region.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
@@ -128,15 +128,12 @@ def _negative_density(
 
 def _crop_box(heatmap: np.ndarray, low: float, margin: int) -> tuple[slice, slice] | None:
     """The bounding box of ``heatmap >= low`` grown by ``margin`` px (None when nothing reaches ``low``)."""
-    above = heatmap >= low
-    rows, cols = np.nonzero(above.any(axis=1))[0], np.nonzero(above.any(axis=0))[0]
-    if rows.size == 0:
+    boxes = ndimage.find_objects((heatmap >= low).view(np.uint8))  # one box: of every pixel labelled 1
+    if not boxes:
         return None
-    h, w = heatmap.shape
-    return (
-        slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, h)),
-        slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, w)),
-    )
+    (rows, cols), (h, w) = boxes[0], heatmap.shape
+    grown_rows = slice(max(rows.start - margin, 0), min(rows.stop + margin, h))
+    return grown_rows, slice(max(cols.start - margin, 0), min(cols.stop + margin, w))
 
 
 def slide_features(

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 _SOURCES = {
     "BlockDataset": "dataset", "PredictionData": "dataset", "read_block": "dataset",
-    "TileGrid": "grid", "blend_window": "grid", "group_cores": "grid", "make_grid": "grid", "select_cores": "grid",
+    "TileGrid": "tiling", "blend_window": "tiling", "group_cores": "tiling", "make_tile_grid": "tiling",
+    "select_cores": "tiling",
     "file_digest": "outputs", "is_complete": "outputs", "output_paths": "outputs", "settings_digest": "outputs",
     "write_outputs": "outputs",
     "PredictSettings": "plan", "SlideTask": "plan", "find_slides": "plan", "plan_or_error": "plan", "plan_task": "plan",
@@ -29,7 +30,7 @@ __all__ = [
     "find_slides",
     "group_cores",
     "is_complete",
-    "make_grid",
+    "make_tile_grid",
     "output_paths",
     "plan_or_error",
     "plan_task",
@@ -41,9 +42,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from wsiseg.inference.dataset import BlockDataset, PredictionData, read_block
-    from wsiseg.inference.grid import TileGrid, blend_window, group_cores, make_grid, select_cores
     from wsiseg.inference.outputs import file_digest, is_complete, output_paths, settings_digest, write_outputs
     from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
+    from wsiseg.inference.tiling import TileGrid, blend_window, group_cores, make_tile_grid, select_cores
     from wsiseg.inference.writer import HeatmapWriter
 
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from wsiseg.atomic import atomic_path, write_bytes_atomic, write_text_atomic
-from wsiseg.inference.grid import TileGrid
+from wsiseg.inference.tiling import TileGrid
 from wsiseg.slide.writer import write_pyramid_tiff
 
 FORMAT = 1
@@ -66,7 +66,6 @@ def is_complete(out_dir: Path, name: str, checkpoint: str, config: str) -> bool:
 def write_outputs(
     out_dir: Path, name: str, slide_path: Path, grid: TileGrid, heatmap: np.ndarray, tissue: np.ndarray, meta: dict,
     tiff: bool = True, png: bool = True, thumbnail: np.ndarray | None = None,
-    extent: tuple[slice, slice] | None = None,
 ) -> dict[str, Path]:  # fmt: skip
     """Write a finished slide: heatmap and tissue ``.npy``, then TIFF and PNG, then the metadata last.
 
@@ -81,15 +80,12 @@ def write_outputs(
         tiff: write the pyramidal TIFF (8-bit probability, lossless) for QuPath / ASAP.
         png: write the overlay picture.
         thumbnail: (H, W, 3) RGB slide thumbnail at heatmap resolution for the overlay.
-        extent: the (rows, cols) of ``heatmap`` that can be non-zero; only they are copied.
     """
     paths = output_paths(out_dir, name)
     with atomic_path(paths["heatmap"]) as tmp:
         out = np.lib.format.open_memmap(tmp, "w+", np.float16, heatmap.shape)  # probabilities to ~1e-3; 0s
-        rows, cols = extent or (slice(0, heatmap.shape[0]), slice(0, heatmap.shape[1]))
-        for y in range(rows.start, rows.stop, 1024):
-            block = (slice(y, min(y + 1024, rows.stop)), cols)
-            out[block] = heatmap[block]
+        for y in range(0, heatmap.shape[0], 1024):  # strip by strip: the heatmap may be a memory map
+            out[y : y + 1024] = heatmap[y : y + 1024]
         out.flush()
         del out
     with atomic_path(paths["tissue"]) as tmp, tmp.open("wb") as fh:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from wsiseg.errors import SlideError, WsisegError
-from wsiseg.inference.grid import Blend, TileGrid, group_cores, make_grid, select_cores
+from wsiseg.inference.tiling import Blend, TileGrid, group_cores, make_tile_grid, select_cores
 from wsiseg.sampling import read_cohort
 from wsiseg.slide import BackendName, open_slide
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
@@ -127,7 +127,7 @@ def plan_task(name: str, path: Path, settings: PredictSettings) -> SlideTask:
                 f"{slide.dimensions[0]} x {slide.dimensions[1]} px at {slide.mpp:g} um/px is smaller than one model "
                 f"tile ({settings.tile} px at {settings.model_mpp:g} um/px); not a whole-slide image, or a wrong mpp?",
             )
-        grid = make_grid(
+        grid = make_tile_grid(
             slide.dimensions, slide.mpp, settings.model_mpp, settings.tile, settings.heatmap_mpp, settings.overlap
         )
         roi = tissue_roi(slide, params=settings.tissue)

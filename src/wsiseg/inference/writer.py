@@ -14,9 +14,9 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from tqdm.auto import tqdm
 
 from wsiseg.inference.dataset import PredictionData
-from wsiseg.inference.grid import pooled_window
 from wsiseg.inference.outputs import write_outputs
 from wsiseg.inference.plan import SlideTask
+from wsiseg.inference.tiling import pooled_window
 from wsiseg.slide import open_slide
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from wsiseg.model.checkpoint import read_checkpoint, spec_of_run
-from wsiseg.model.grid import prediction_grid
+from wsiseg.model.mosaic import prediction_grid
 from wsiseg.model.plain import find_non_plain
 from wsiseg.model.spec import CONFIG_KEY, MODEL_KEY
 

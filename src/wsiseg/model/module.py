@@ -161,7 +161,7 @@ class SegmentationModule(pl.LightningModule):
         scheduler = self.hparams.scheduler(optimizer=optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": "val/loss"},
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wsiseg.data.datamodule import PatchDataModule
 from wsiseg.errors import CheckpointError
 from wsiseg.model.losses import BCEDiceLoss
 from wsiseg.model.module import SegmentationModule
@@ -33,7 +34,8 @@ from wsiseg.model.unet import UNet
 
 MODEL_KEY = "wsiseg_model"
 CONFIG_KEY = "wsiseg_config"
-DATAMODULE_KEY = "PatchDataModule"  # Lightning's key of the datamodule's state_dict (its class name)
+#: Lightning stores a datamodule's ``state_dict`` under ``type(datamodule).__qualname__``.
+DATAMODULE_KEY = PatchDataModule.__qualname__
 SPEC_FORMAT = 1
 
 #: The networks a checkpoint may name: wsiseg's own (extend with :func:`register_network`).

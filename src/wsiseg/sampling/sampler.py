@@ -17,10 +17,11 @@ import numpy as np
 from wsiseg.annotations import rasterize, read_asap_xml
 from wsiseg.parallel import map_slides
 from wsiseg.sampling.cohort import SlideRecord
-from wsiseg.sampling.grid import box_coverage, covering_patches, normal_candidates, oversample
+from wsiseg.sampling.placement import covering_patches, normal_candidates, oversample
 from wsiseg.sampling.spec import PatchLabel, SamplingSpec
 from wsiseg.slide import open_slide
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
+from wsiseg.tissue.geometry import box_coverage, integral_image
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,9 @@ def plan_slide(record: SlideRecord, spec: SamplingSpec, tissue: TissueParams = D
     centres = normal_candidates(tissue, tumour, margin)
     corners = np.floor(centres - cells / 2).astype(np.int64)
     grown = cv2.dilate(tumour.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=int(np.ceil(margin)) + 1)
-    ok = (box_coverage(tissue, corners, cells) >= spec.min_tissue) & (
-        box_coverage(grown.astype(bool), corners, cells) == 0
+    box = (cells, cells)
+    ok = (box_coverage(integral_image(tissue), corners, box) >= spec.min_tissue) & (
+        box_coverage(integral_image(grown), corners, box) == 0
     )
     corners = corners[ok]
     if len(corners) > spec.max_pool:

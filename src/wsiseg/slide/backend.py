@@ -76,6 +76,10 @@ def read_padded(
 ) -> np.ndarray:
     """Read a window that may stick out of the level, filling the outside with white.
 
+    Written here, not left to the libraries: tiffslide's ``padding=True`` fills with 0 and OpenSlide with
+    transparent black, which tissue detection and the network would take for dark tissue; the outside of
+    a slide is glass, and every backend must read it the same way.
+
     Args:
         read_inside: ``read_inside(location_xy, level_origin_xy, size_wh)`` reads a window that lies inside
             the level; it gets both a level-0 location mapping to the window start and the start itself.

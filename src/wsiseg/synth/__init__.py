@@ -6,7 +6,7 @@ staining per centre) so every stage of the pipeline runs, and is tested, without
 
 from wsiseg.synth.cohort import generate_cohort, node_labels, plan_cohort, render_slide, stage_quota
 from wsiseg.synth.render import RenderedRegion, render_region, render_strip
-from wsiseg.synth.scene import Lesion, SlideScene, plan_slide
+from wsiseg.synth.scene import Lesion, SlideScene, plan_scene
 from wsiseg.synth.spec import CAMELYON17_CENTRES, CAMELYON17_STAGE_COUNTS, Centre, CohortSpec
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     "generate_cohort",
     "node_labels",
     "plan_cohort",
-    "plan_slide",
+    "plan_scene",
     "render_region",
     "render_slide",
     "render_strip",

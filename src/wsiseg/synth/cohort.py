@@ -28,7 +28,7 @@ from wsiseg.parallel import map_slides
 from wsiseg.slide.writer import write_pyramid_tiff
 from wsiseg.staging import pn_stage
 from wsiseg.synth.render import render_strip
-from wsiseg.synth.scene import SlideScene, plan_slide
+from wsiseg.synth.scene import SlideScene, plan_scene
 from wsiseg.synth.spec import CohortSpec
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class SlideJob:
     xml: str  # relative; written only when the slide has lesions
     dataset: str  # "camelyon17" | "camelyon16"
     patient: str = ""
-    tumor_group: str = "metastases"
+    tumour_group: str = "metastases"
     exclude_group: str = "normal"
 
 
@@ -148,17 +148,17 @@ def _camelyon16_jobs(spec: CohortSpec, seed: int, rng: np.random.Generator) -> l
                     f"{root}/{kind}/{name}.tif",
                     f"{root}/lesion_annotations/{name}.xml",
                     "camelyon16",
-                    tumor_group="_0",
+                    tumour_group="_0",
                     exclude_group="_2",
                 )
             )
     return jobs
 
 
-def lesion_annotations(scene: SlideScene, tumor_group: str, exclude_group: str) -> list[Annotation]:
+def lesion_annotations(scene: SlideScene, tumour_group: str, exclude_group: str) -> list[Annotation]:
     """The scene's lesions as ASAP annotations (tumour outlines, then cut-outs)."""
     annotations = [
-        Annotation(f"Annotation {i}", tumor_group, "tumor", ls.vertices_xy) for i, ls in enumerate(scene.lesions)
+        Annotation(f"Annotation {i}", tumour_group, "tumor", ls.vertices_xy) for i, ls in enumerate(scene.lesions)
     ]
     cutouts = [c for ls in scene.lesions for c in ls.cutouts_xy]
     annotations += [
@@ -169,12 +169,12 @@ def lesion_annotations(scene: SlideScene, tumor_group: str, exclude_group: str) 
 
 def render_slide(job: SlideJob, spec: CohortSpec, out_dir: Path) -> dict[str, str]:
     """Plan, render and write one slide (and its annotation); returns its manifest row."""
-    scene = plan_slide(job.name, job.label, spec, job.centre, job.seed)
+    scene = plan_scene(job.name, job.label, spec, job.centre, job.seed)
     width, height = scene.size_wh
     tif = out_dir / job.tif
     if not tif.exists():
         if scene.lesions:
-            write_asap_xml(out_dir / job.xml, lesion_annotations(scene, job.tumor_group, job.exclude_group))
+            write_asap_xml(out_dir / job.xml, lesion_annotations(scene, job.tumour_group, job.exclude_group))
         write_pyramid_tiff(
             tif,
             (height, width),

@@ -32,7 +32,7 @@ class RenderedRegion:
 
     rgb: np.ndarray  # (H, W, 3) uint8
     tissue: np.ndarray  # (H, W) bool: inside a tissue section, fat vacuoles excluded
-    tumor: np.ndarray  # (H, W) bool: inside a lesion outline, cut-outs excluded
+    tumour: np.ndarray  # (H, W) bool: inside a lesion outline, cut-outs excluded
 
 
 def hash_uniform(xx: np.ndarray, yy: np.ndarray, salt: int, count: int = 1) -> list[np.ndarray]:
@@ -168,17 +168,17 @@ def render_region(scene: SlideScene, origin_xy: tuple[int, int], size_wh: tuple[
     ox, oy = origin_xy[0] - m, origin_xy[1] - m
     shape = (size_wh[1] + 2 * m, size_wh[0] + 2 * m)
     tissue = polygon_mask(scene.tissue_xy, shape, (ox, oy)) & ~_discs(shape, (ox, oy), scene.fat_holes)
-    tumor = polygon_mask([ls.vertices_xy for ls in scene.lesions], shape, (ox, oy))
-    tumor &= ~polygon_mask([c for ls in scene.lesions for c in ls.cutouts_xy], shape, (ox, oy))
-    tumor &= tissue
+    tumour = polygon_mask([ls.vertices_xy for ls in scene.lesions], shape, (ox, oy))
+    tumour &= ~polygon_mask([c for ls in scene.lesions for c in ls.cutouts_xy], shape, (ox, oy))
+    tumour &= tissue
     classes = tissue.astype(np.uint8)
     classes[_discs(shape, (ox, oy), scene.follicles) & tissue] = 2
-    classes[tumor] = 3
+    classes[tumour] = 3
     cortex = _cortex(scene, (ox, oy), shape)
     rgb = _stain(scene, (ox, oy), classes, cortex)
     rgb = _blur_zones(scene, (ox, oy), rgb)
     crop = (slice(m, m + size_wh[1]), slice(m, m + size_wh[0]))
-    return RenderedRegion(rgb[crop], tissue[crop], tumor[crop])
+    return RenderedRegion(rgb[crop], tissue[crop], tumour[crop])
 
 
 def _stain(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray) -> np.ndarray:

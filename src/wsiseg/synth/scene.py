@@ -183,7 +183,7 @@ def _pen_strokes(size_wh, mpp, rng) -> tuple[PenStroke, ...]:
     return (PenStroke(points, rng.uniform(60, 150) / mpp, colours[int(rng.integers(3))]),)
 
 
-def plan_slide(name: str, label: SlideLabel, spec: CohortSpec, centre_index: int, seed: int) -> SlideScene:
+def plan_scene(name: str, label: SlideLabel, spec: CohortSpec, centre_index: int, seed: int) -> SlideScene:
     """Lay out a slide of the given label: tissue, lesions, follicles, fat, blur, pen marks and debris.
 
     Args:

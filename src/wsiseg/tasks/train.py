@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from wsiseg.model import ConfigInCheckpoint
+from wsiseg.model.plain import to_plain
 from wsiseg.provenance import run_record
 from wsiseg.tasks.instantiate import instantiate_list, record_run
 
@@ -42,8 +43,11 @@ def run(cfg: DictConfig) -> TrainResult:
     record_run(cfg, cfg.paths.output_dir, cfg.get("seed"))
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    for logger in trainer.loggers:  # the choices a sweep varies, for TensorBoard's HParams tab
-        logger.log_hyperparams(_scalars(_hyperparameters(datamodule, model)))
+    # the choices a sweep varies (the logger's hparams.yaml): nested plain values, which the logger flattens to
+    # data/..., model/... keys where it needs flat ones; factories such as the optimizer become {"_target_", "lr"}
+    hparams = to_plain(_hyperparameters(datamodule, model))
+    for logger in trainer.loggers:
+        logger.log_hyperparams(hparams)
     # weights_only: a checkpoint to resume from is loaded without running any pickled code
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     checkpoint = trainer.checkpoint_callback  # the first: best by the monitored metric
@@ -64,17 +68,3 @@ def _hyperparameters(datamodule: pl.LightningDataModule, model: pl.LightningModu
         if is_dataclass(getattr(datamodule, record, None)):
             data[name] = asdict(getattr(datamodule, record))
     return {"data": data, "model": dict(model.hparams)}
-
-
-def _scalars(tree: dict, prefix: str = "") -> dict[str, float | int | str | bool]:
-    """Flatten nested hyperparameters to ``a/b`` keys, keeping numbers, strings and booleans."""
-    flat: dict[str, float | int | str | bool] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_scalars(value, f"{name}/"))
-        elif isinstance(value, (int, float, str, bool)):
-            flat[name] = value
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str)) for v in value):
-            flat[name] = ",".join(map(str, value))
-    return flat

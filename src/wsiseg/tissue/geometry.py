@@ -46,9 +46,10 @@ def integral_image(mask: np.ndarray) -> np.ndarray:
 def box_coverage(table: np.ndarray, origins_xy: np.ndarray, size_wh: np.ndarray) -> np.ndarray:
     """Return, for each box, the exact fraction of its area covered by the mask of a summed-area table.
 
-    Boxes are in continuous thumbnail pixel units and may be fractional or reach outside the mask, which
-    counts as uncovered. The mask's integral over [0, x] x [0, y] is bilinear inside each pixel, so
-    interpolating the table at the corners gives the exact covered area.
+    Boxes are in the mask's pixel units (a thumbnail, the patch sampler's planning grid), may be fractional
+    and may reach outside the mask, which counts as uncovered. The mask's integral over [0, x] x [0, y] is
+    bilinear inside each pixel, so interpolating the table at the corners gives the exact covered area (and
+    whole-pixel boxes read the table exactly).
 
     Args:
         table: (H + 1, W + 1) summed-area table from :func:`integral_image`.

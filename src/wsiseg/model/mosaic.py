@@ -1,11 +1,15 @@
-"""Image grids of predictions for TensorBoard, without torchvision."""
+"""Image mosaics of predictions for TensorBoard.
+
+Written here rather than taken from ``torchvision.utils.make_grid``: torchvision is not a dependency of
+wsiseg (and its CPU and CUDA builds must match torch's), and the mosaic is a dozen lines.
+"""
 
 from __future__ import annotations
 
 import torch
 
 
-def make_grid(tiles: torch.Tensor, ncol: int, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
+def tile_mosaic(tiles: torch.Tensor, ncol: int, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
     """Tile equally sized images row by row into one image (like ``torchvision.utils.make_grid``).
 
     Args:
@@ -75,4 +79,4 @@ def prediction_grid(
         A float grid (3, H', W') in [0, 1], ready for ``SummaryWriter.add_image`` (CHW).
     """
     tiles, ncol = prediction_rows(image, mask, prob, overlay)
-    return make_grid(tiles, ncol=ncol, padding=padding)
+    return tile_mosaic(tiles, ncol=ncol, padding=padding)

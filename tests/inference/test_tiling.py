@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from wsiseg.inference import blend_window, group_cores, make_grid, select_cores
+from wsiseg.inference import blend_window, group_cores, make_tile_grid, select_cores
 
 
 def test_grid_by_hand():
-    grid = make_grid((1000, 800), slide_mpp=0.5, model_mpp=1.0, tile=64, heatmap_mpp=4.0, overlap=0.25)
+    grid = make_tile_grid((1000, 800), slide_mpp=0.5, model_mpp=1.0, tile=64, heatmap_mpp=4.0, overlap=0.25)
     assert (grid.factor, grid.margin, grid.core, grid.core_hm) == (4, 8, 48, 12)
     assert grid.heatmap_hw == (100, 125)  # 400 x 500 um at 4 um/px
     assert grid.heatmap_mpp == 4.0
@@ -15,13 +15,13 @@ def test_grid_by_hand():
 
 def test_heatmap_pixel_must_divide_the_tile():
     with pytest.raises(ValueError, match="divide the tile"):
-        make_grid((100, 100), 1.0, 1.0, tile=64, heatmap_mpp=3.0, overlap=0.0)
+        make_tile_grid((100, 100), 1.0, 1.0, tile=64, heatmap_mpp=3.0, overlap=0.0)
     with pytest.raises(ValueError, match="no core"):
-        make_grid((100, 100), 1.0, 1.0, tile=8, heatmap_mpp=4.0, overlap=0.9)
+        make_tile_grid((100, 100), 1.0, 1.0, tile=8, heatmap_mpp=4.0, overlap=0.9)
 
 
 def test_select_cores_only_where_tissue():
-    grid = make_grid((400, 400), 1.0, 1.0, tile=20, heatmap_mpp=1.0, overlap=0.0)  # cores of 20 px
+    grid = make_tile_grid((400, 400), 1.0, 1.0, tile=20, heatmap_mpp=1.0, overlap=0.0)  # cores of 20 px
     tissue = np.zeros(grid.heatmap_hw, bool)
     tissue[25, 45] = True  # in core (40, 20)
     tissue[399, 399] = True  # in the last core (380, 380)

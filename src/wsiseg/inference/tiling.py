@@ -54,17 +54,13 @@ class TileGrid:
         """Side of a tile's core, heatmap pixels."""
         return self.core // self.factor
 
-    def level0_xy(self, heatmap_xy: np.ndarray) -> np.ndarray:
-        """Level-0 (x, y) of heatmap-pixel corners (float)."""
-        return np.asarray(heatmap_xy, float) * self.heatmap_mpp / self.slide_mpp
-
     def tile_origin_level0(self, core_xy: np.ndarray) -> np.ndarray:
         """Level-0 top-left of the tiles whose cores start at heatmap corners ``core_xy`` (N, 2)."""
         model_xy = np.asarray(core_xy, float) * self.factor - self.margin
         return model_xy * self.model_mpp / self.slide_mpp
 
 
-def make_grid(
+def make_tile_grid(
     slide_wh: tuple[int, int], slide_mpp: float, model_mpp: float, tile: int, heatmap_mpp: float, overlap: float
 ) -> TileGrid:
     """Choose the tiling of a slide.

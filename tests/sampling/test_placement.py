@@ -1,6 +1,6 @@
 import numpy as np
 
-from wsiseg.sampling import box_coverage, covering_patches, normal_candidates, oversample
+from wsiseg.sampling import covering_patches, normal_candidates, oversample
 
 
 def test_single_tumour_pixel_gives_the_one_patch_around_it():
@@ -32,13 +32,6 @@ def test_normal_candidates_keep_the_margin():
     pts = normal_candidates(tissue, tumour, margin_plan=2.0)
     dist = np.hypot(pts[:, 0] - 5.5, pts[:, 1] - 5.5)
     assert dist.min() > 2.0 and len(pts) == 100 - 13  # the 13 pixels within distance 2 of (5, 5) excluded
-
-
-def test_box_coverage_by_hand():
-    mask = np.zeros((8, 8), bool)
-    mask[0:4, 0:4] = True
-    corners = np.array([[0, 0], [2, 2], [4, 4], [-2, -2], [6, 6]])
-    assert box_coverage(mask, corners, 4).tolist() == [1.0, 0.25, 0.0, 0.25, 0.0]
 
 
 def test_oversample_reaches_the_ratio_and_never_drops_tumour():

@@ -61,22 +61,6 @@ def normal_candidates(tissue_plan: np.ndarray, tumour_plan: np.ndarray, margin_p
     return np.stack([cols + 0.5, rows + 0.5], axis=1).astype(np.float64)
 
 
-def box_coverage(mask: np.ndarray, corners_xy: np.ndarray, size: int) -> np.ndarray:
-    """Fraction of each ``size`` x ``size`` box (planning pixels, top-left ``corners_xy``) that ``mask`` covers.
-
-    Boxes may reach outside the mask (outside counts as uncovered). Uses an integral image: O(1) per box.
-    """
-    h, w = mask.shape
-    integral = np.zeros((h + 1, w + 1), np.int64)
-    integral[1:, 1:] = np.cumsum(np.cumsum(mask, axis=0), axis=1)
-    x0 = np.clip(corners_xy[:, 0], 0, w).astype(np.int64)
-    y0 = np.clip(corners_xy[:, 1], 0, h).astype(np.int64)
-    x1 = np.clip(corners_xy[:, 0] + size, 0, w).astype(np.int64)
-    y1 = np.clip(corners_xy[:, 1] + size, 0, h).astype(np.int64)
-    inside = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
-    return inside / float(size * size)
-
-
 def oversample(n_tumour: int, n_normal: int, neg_pos_ratio: float, rng: np.random.Generator) -> np.ndarray:
     """How many times each tumour patch is used so that normal : tumour is ``neg_pos_ratio``.
 
