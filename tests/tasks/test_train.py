@@ -41,7 +41,8 @@ def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_pa
     assert first.last_checkpoint.is_file() and first.best_checkpoint.is_file()
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     hparams = OmegaConf.load(out / "tensorboard" / "hparams.yaml")  # what train.py gave log_hyperparams
-    assert hparams.data.magnification == 4.0 and hparams.data.cohorts == [str(tiny_cohort)]
+    assert hparams.data.sampling.magnification == 4.0 and hparams.data.cohorts == [str(tiny_cohort)]
+    assert hparams.data.tissue.min_area_mm2 == 0.05 and hparams.data.split.val_fraction == 0.4
     assert hparams.model.optimizer._target_ == "torch.optim.adam.Adam" and hparams.model.optimizer.lr == 1e-3
     config = load_config_from_checkpoint(first.last_checkpoint)
     assert config["sampling"]["magnification"] == 4.0 and config["sampling"]["out_size"] == 32  # predict reads these
