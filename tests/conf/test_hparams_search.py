@@ -85,6 +85,7 @@ def test_stage_rejects_a_metric_it_does_not_compute():
     assert sweep_value({"val/dice": 0.25}, "val/dice") == 0.25 and sweep_value({}, "val/dice") is None
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_two_trial_optuna_sweep_of_stage(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason='the optuna extra: pip install -e ".[optuna]"')
     heatmaps, cohort = write_heatmap_cohort(tmp_path / "cohort", HeatmapCohortSpec(patients=10, shape_hw=(200, 260)))

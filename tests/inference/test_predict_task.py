@@ -61,6 +61,7 @@ def test_rerun_skips_finished_slides(full_run, tiny_checkpoint, tiny_cohort):
     assert again.done == [] and len(again.skipped) == len(find_slides(tiny_cohort))
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_bad_slides_are_reported_and_the_others_go_on(tiny_cohort, tiny_checkpoint, tmp_path):
     folder = tmp_path / "slides"
     folder.mkdir()
@@ -175,7 +176,8 @@ def test_a_slide_another_live_run_holds_is_left_to_it(few_slides, tiny_checkpoin
 
 
 @pytest.mark.parametrize(
-    ("runs", "cohort"), [(2, "few_slides"), pytest.param(3, "tiny_cohort", marks=pytest.mark.slow)]
+    ("runs", "cohort"),
+    [pytest.param(2, "few_slides", marks=pytest.mark.slow), pytest.param(3, "tiny_cohort", marks=pytest.mark.slow)],
 )
 def test_concurrent_runs_on_one_folder_predict_each_slide_once(
     runs, cohort, request, tiny_checkpoint, tmp_path, full_run

@@ -82,6 +82,7 @@ def _train_cli(args, cwd, timeout=600):
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_ddp_with_two_cpu_processes(tiny_cohort, tmp_path):
     """Lightning's DDP launcher re-runs train.py for rank 1; the cache is built once and both ranks train."""
     out = tmp_path / "ddp"
@@ -114,7 +115,7 @@ def test_two_job_multirun(tiny_cohort, tmp_path):
     assert len(list((tmp_path / "cache").glob("patches-*"))) == 2  # one cache per sampling config
 
 
-@pytest.mark.parametrize("bad", ["sampling.magnification=63x", "trainer=nope"])
+@pytest.mark.parametrize("bad", ["sampling.magnification=63x", pytest.param("trainer=nope", marks=pytest.mark.slow)])
 def test_bad_overrides_fail_before_work(tiny_cohort, tmp_path, bad):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     args = [*overrides(tiny_cohort, tmp_path / "cache", tmp_path / "o"), bad, f"hydra.run.dir={tmp_path / 'o'}"]

@@ -111,6 +111,7 @@ def test_a_checkpoint_naming_functions_with_side_effects_is_refused_and_nothing_
         assert victims.untouched(), path
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_predict_cli_refuses_a_crafted_checkpoint(tmp_path):
     victims = Victims(tmp_path)
     path = crafted_checkpoints(tmp_path, victims)[5]  # open(victim, "w") as the model (a config-only checkpoint)
