@@ -131,7 +131,6 @@ def test_split_by_patient_fractions_per_stratum():
     assert other != split and all(counts(p, other) == counts(p) for p in ("neg", "mac", "c16_"))  # others, as many
 
 
-@pytest.mark.xfail(strict=True, reason="split.py: a stratum too small for its test and val counts drops the val one")
 def test_split_by_patient_owes_small_strata_their_share():
     # six strata of one patient: 0.2 of a patient owed per stratum and split, carried across strata, so by
     # hand the fifth stratum owes one test and one val patient; it has one, so the sixth must take the val one

@@ -44,7 +44,8 @@ def patient_split(records: Iterable[SlideRecord], spec: SplitSpec) -> dict[str, 
     """Assign every patient to train, val or test.
 
     Patients are grouped by stratum (dataset and worst slide label), shuffled with ``spec.seed`` and dealt
-    so that each stratum contributes about ``val_fraction`` / ``test_fraction`` of its patients.
+    so that each stratum contributes about ``val_fraction`` / ``test_fraction`` of its patients; the
+    fractional patients a stratum owes (or cannot give, being too small) are carried to the next one.
 
     Returns:
         patient id -> split.
@@ -60,11 +61,12 @@ def patient_split(records: Iterable[SlideRecord], spec: SplitSpec) -> dict[str, 
     carry = {"val": 0.0, "test": 0.0}  # fractional patients owed across strata
     for key in sorted(strata):
         patients = list(rng.permutation(strata[key]))
-        counts = {}
+        counts, room = {}, len(patients)
         for split, fraction in (("test", spec.test_fraction), ("val", spec.val_fraction)):
             exact = len(patients) * fraction + carry[split]
-            counts[split] = int(np.floor(exact + 1e-9))
+            counts[split] = min(int(np.floor(exact + 1e-9)), room)  # a stratum too small passes the rest on
             carry[split] = exact - counts[split]
+            room -= counts[split]
         for i, patient in enumerate(patients):
             assignment[str(patient)] = (
                 "test" if i < counts["test"] else "val" if i < counts["test"] + counts["val"] else "train"
