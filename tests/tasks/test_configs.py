@@ -65,6 +65,31 @@ def test_experiment_settings_win_over_the_root(tmp_path):
         assert defaults.index("_self_") < min(groups), root  # only a schema may come before _self_
 
 
+def _leaves(node, prefix=""):
+    """``(dotted key, value)`` of every scalar an experiment file sets (lists count as one value)."""
+    for key, value in node.items():
+        if key == "defaults":
+            continue
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+@pytest.mark.parametrize("experiment", names("experiment"))
+def test_every_value_an_experiment_sets_wins(experiment):
+    """What ``python train.py experiment=<x> --cfg job`` prints holds each value the experiment file sets."""
+    stated = OmegaConf.to_container(OmegaConf.load(CONF / "experiment" / f"{experiment}.yaml"))
+    cfg = OmegaConf.to_container(compose_config("train", [*BASE, f"experiment={experiment}"]), resolve=False)
+    leaves = list(_leaves(stated))
+    assert leaves, experiment
+    for key, value in leaves:
+        node = cfg
+        for part in key.split("."):
+            node = node[part]
+        assert node == value, (experiment, key)
+
+
 @pytest.mark.parametrize("root", ["train", "predict", "stage"])
 def test_one_tissue_node_reaches_every_stage(root, tmp_path):
     extra = {"predict": ["ckpt_path=x.ckpt"]}.get(root, [])
