@@ -77,12 +77,13 @@ def evaluation_mask(tumour: np.ndarray, mpp: float) -> np.ndarray:
     """
     tumour = np.asarray(tumour, bool)
     out = np.zeros(tumour.shape, np.int32)
-    rows, cols = np.nonzero(tumour.any(axis=1))[0], np.nonzero(tumour.any(axis=0))[0]
-    if rows.size == 0:
+    found = ndimage.find_objects(tumour.astype(np.uint8))  # the lesions' bounding box, or none
+    if not found:
         return out
+    rows, cols = found[0]
     reach = GROWTH_UM / (mpp * 2)  # the official 75 / (resolution * 2**level * 2)
     pad = int(np.ceil(reach)) + 2  # the work is done on the lesions' box grown by the reach
-    box = (slice(max(rows[0] - pad, 0), rows[-1] + 1 + pad), slice(max(cols[0] - pad, 0), cols[-1] + 1 + pad))
+    box = (slice(max(rows.start - pad, 0), rows.stop + pad), slice(max(cols.start - pad, 0), cols.stop + pad))
     crop = np.pad(tumour[box], 1)  # a frame of background, so that a hole touching the box edge is not filled
     grown = ndimage.binary_fill_holes(ndimage.distance_transform_edt(~crop) < reach)[1:-1, 1:-1]
     out[box] = label(grown, connectivity=2)
@@ -91,10 +92,10 @@ def evaluation_mask(tumour: np.ndarray, mpp: float) -> np.ndarray:
 
 def itc_lesions(lesions: np.ndarray, mpp: float) -> set[int]:
     """Labels of the lesions whose ellipse major axis is under 275 um (isolated tumour cells)."""
-    rows, cols = np.nonzero(lesions.any(axis=1))[0], np.nonzero(lesions.any(axis=0))[0]
-    if rows.size == 0:
+    found = ndimage.find_objects((lesions > 0).astype(np.uint8))  # the box of every lesion, or none
+    if not found:
         return set()
-    crop = lesions[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = lesions[found[0]]
     threshold = ITC_AXIS_UM / mpp  # the official 275 / (resolution * 2**level), in pixels
     return {p.label for p in regionprops(crop) if p.axis_major_length < threshold}
 
