@@ -79,7 +79,9 @@ def main() -> None:
         loader = loader_rate(datamodule, args.batches)
         step = step_rate(model, batch, args.steps)
     shape = tuple(batch["image"].shape)
-    print(f"experiment={args.experiment}  batch {shape}  workers={cfg.data.num_workers}  torch threads={threads}")
+    print(
+        f"experiment={args.experiment}  batch {shape}  workers={cfg.data.loader.num_workers}  torch threads={threads}"
+    )
     print(f"(a) train DataLoader with augmentation: {loader:8.1f} patches/s")
     print(f"(b) training step (fwd + bwd + Adam):   {step:8.1f} patches/s")
     print(f"ratio (a)/(b): {loader / step:.2f}  (>= 3: the loader is not the bottleneck)")

@@ -19,7 +19,7 @@ import numpy as np
 
 from wsiseg.slide import open_slide, tile_grid
 from wsiseg.slide.tiffslide_backend import TiffSlideBackend
-from wsiseg.slide.writer import write_pyramid_tiff_from_array
+from wsiseg.slide.writer import TiffOptions, write_pyramid_tiff_from_array
 
 MPP = 0.243
 
@@ -30,7 +30,7 @@ def write_slide(path: Path, size: int) -> None:
     coarse = rng.integers(60, 250, size=(size // 64, size // 64, 3), dtype=np.uint8)
     image = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)  # (H, W, 3)
     image = cv2.add(image, rng.integers(0, 30, size=image.shape, dtype=np.uint8))
-    write_pyramid_tiff_from_array(path, image, MPP, tile=256, quality=90)
+    write_pyramid_tiff_from_array(path, image, MPP, TiffOptions(tile=256, quality=90))
 
 
 def best_time(run: Callable[[], int], repeats: int) -> tuple[float, int]:

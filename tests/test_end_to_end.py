@@ -31,8 +31,9 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     cli(
         "train.py", "experiment=demo", f"data.cohorts=[{cohort}]", f"paths.data_dir={tmp_path}",
         "sampling.magnification=4.0", "sampling.patch_size=32", "sampling.out_size=32", "data.split.val_fraction=0.2",
-        "data.split.test_fraction=0.4", "data.num_workers=0", "data.prepare_workers=1", "trainer.max_epochs=2",
-        "trainer.limit_train_batches=20", "trainer.enable_progress_bar=false", f"hydra.run.dir={train}",
+        "data.split.test_fraction=0.4", "data.loader.num_workers=0", "data.loader.prepare_workers=1",
+        "trainer.max_epochs=2", "trainer.limit_train_batches=20", "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={train}",
         cwd=tmp_path,
     )  # fmt: skip
     ckpt = train / "checkpoints" / "last.ckpt"

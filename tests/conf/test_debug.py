@@ -24,7 +24,7 @@ def test_debug_configs_make_a_one_process_cpu_trainer(debug, trainer):
     cfg = compose_config("train", [*BASE, f"debug={debug}", f"trainer={trainer}"])
     assert cfg.task_name == "debug"
     assert "callbacks" not in cfg and "logger" not in cfg  # no checkpoints, LR monitor, image grid, TensorBoard
-    assert (cfg.data.num_workers, cfg.data.prepare_workers) == (0, 1)
+    assert (cfg.data.loader.num_workers, cfg.data.loader.prepare_workers) == (0, 1)
     t = cfg.trainer
     assert (t.accelerator, t.devices, t.num_nodes, t.strategy, t.precision) == ("cpu", 1, 1, "auto", "32-true")
     assert t.detect_anomaly and not t.sync_batchnorm  # trainer=ddp's settings undone

@@ -12,7 +12,8 @@ LOCAL = """# @package _global_
 paths:
   data_dir: /mnt/camelyon
 data:
-  num_workers: 7
+  loader:
+    num_workers: 7
 """
 
 
@@ -32,7 +33,9 @@ def compose_in(conf, name, overrides=()):
 def test_local_default_overrides_paths_of_every_task(conf_with_local):
     train = compose_in(conf_with_local, "train", ["experiment=demo"])
     assert train.paths.data_dir == "/mnt/camelyon" and train.paths.cache_dir == "/mnt/camelyon/cache"
-    assert list(train.data.cohorts) == ["/mnt/camelyon/demo"] and train.data.num_workers == 7  # over the experiment
+    assert (
+        list(train.data.cohorts) == ["/mnt/camelyon/demo"] and train.data.loader.num_workers == 7
+    )  # over the experiment
     predict = compose_in(conf_with_local, "predict", ["ckpt_path=x.ckpt"])
     assert predict.slides == "/mnt/camelyon/demo" and predict.out_dir == "/mnt/camelyon/heatmaps"
     stage = compose_in(conf_with_local, "stage")
@@ -41,7 +44,7 @@ def test_local_default_overrides_paths_of_every_task(conf_with_local):
 
 def test_the_command_line_still_wins_and_debug_too(conf_with_local):
     cfg = compose_in(conf_with_local, "train", ["experiment=demo", "paths.data_dir=/elsewhere", "debug=default"])
-    assert cfg.paths.data_dir == "/elsewhere" and cfg.data.num_workers == 0
+    assert cfg.paths.data_dir == "/elsewhere" and cfg.data.loader.num_workers == 0
 
 
 def test_the_committed_example_only_repeats_the_defaults():

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from wsiseg.data import HEDJitter, build_augmentation
+from wsiseg.data import BrightnessContrast, HEDJitter, HSVJitter, StainJitter, build_augmentation
+
+NO_COLOUR = {"hsv": HSVJitter(0, 0, 0), "brightness_contrast": BrightnessContrast(0, 0)}
 
 
 def _marked_image(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -18,7 +20,10 @@ def _marked_image(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("seed", range(20))
 def test_image_and_mask_stay_aligned(seed):
-    aug = build_augmentation(flip=True, rotate90=True, stain_sigma=0.05, stain_bias=0.01, hsv_p=1, brightness_p=1)
+    aug = build_augmentation(
+        flip=True, rotate90=True, hsv=HSVJitter(p=1), brightness_contrast=BrightnessContrast(p=1),
+        stain=StainJitter(sigma=0.05, bias=0.01),
+    )  # fmt: skip
     image, mask = _marked_image(seed)
     out = aug(image=image, mask=mask)
     assert np.array_equal(out["mask"], (out["image"].mean(axis=2) > 128).astype(np.uint8))
@@ -28,12 +33,12 @@ def test_rotation_is_a_switch():
     names = lambda a: [type(t).__name__ for t in a.transforms]  # noqa: E731
     assert "RandomRotate90" in names(build_augmentation(rotate90=True))
     assert "RandomRotate90" not in names(build_augmentation(rotate90=False))
-    assert names(build_augmentation(flip=False, hue_shift=0, sat_shift=0, val_shift=0, brightness=0, contrast=0)) == []
-    assert "HEDJitter" in names(build_augmentation(stain_sigma=0.1))
+    assert names(build_augmentation(flip=False, **NO_COLOUR)) == []
+    assert "HEDJitter" in names(build_augmentation(stain=StainJitter(sigma=0.1)))
 
 
 def test_geometry_really_moves_pixels():
-    aug = build_augmentation(flip=True, rotate90=True, hue_shift=0, sat_shift=0, val_shift=0, brightness=0, contrast=0)
+    aug = build_augmentation(flip=True, rotate90=True, **NO_COLOUR)
     image, mask = _marked_image(0)
     changed = sum(not np.array_equal(aug(image=image, mask=mask)["mask"], mask) for _ in range(20))
     assert changed >= 15
@@ -46,3 +51,13 @@ def test_hed_jitter_identity_and_effect():
     assert np.abs(same.astype(int) - image).max() <= 1
     moved = HEDJitter(sigma=0.3, bias=0.05, p=1.0)(image=image)["image"]
     assert np.abs(moved.astype(int) - image).mean() > 2
+
+
+def test_a_config_node_gives_each_family_as_a_mapping():
+    aug = build_augmentation(
+        hsv={"hue": 5, "sat": 0, "val": 0, "p": 1}, brightness_contrast={"brightness": 0, "contrast": 0}
+    )
+    hsv = [t for t in aug.transforms if type(t).__name__ == "HueSaturationValue"]
+    assert len(hsv) == 1 and hsv[0].p == 1 and "RandomBrightnessContrast" not in [type(t).__name__ for t in aug]
+    with pytest.raises(TypeError):
+        build_augmentation(stain={"sigmaa": 0.1})  # a typo fails, naming the key

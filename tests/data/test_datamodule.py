@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from wsiseg.data import PatchDataModule, build_augmentation, open_cache
+from wsiseg.data import LoaderSpec, PatchDataModule, build_augmentation, open_cache
 from wsiseg.sampling import SamplingSpec, SplitSpec
 from wsiseg.tissue import TissueParams
 
 
 def make_dm(cohort, cache_dir, sampling=None, split=None, **overrides):
     args = dict(
-        cohorts=[str(cohort)], cache_dir=str(cache_dir), batch_size=8, num_workers=0, prepare_workers=1,
+        cohorts=[str(cohort)], cache_dir=str(cache_dir),
+        loader=LoaderSpec(batch_size=8, num_workers=0, prepare_workers=1, train_transform=build_augmentation()),
         sampling=SamplingSpec(**{"magnification": 4.0, "patch_size": 32, "out_size": 32, **(sampling or {})}),
-        split=SplitSpec(**{"val_fraction": 0.4, **(split or {})}), train_transform=build_augmentation(),
+        split=SplitSpec(**{"val_fraction": 0.4, **(split or {})}),
     )  # fmt: skip
     return PatchDataModule(**{**args, **overrides})
 

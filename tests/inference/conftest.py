@@ -36,7 +36,7 @@ def tiny_checkpoint(tiny_cohort, tmp_path_factory):
         [
             "experiment=demo", f"data.cohorts=[{tiny_cohort}]", f"paths.cache_dir={out / 'cache'}",
             f"paths.output_dir={out}", "sampling.magnification=3.888", "sampling.patch_size=32", "sampling.out_size=32",
-            "data.num_workers=0", "data.prepare_workers=1", "model.net.depth=2", "model.net.base_width=4",
+            "data.loader.num_workers=0", "data.loader.prepare_workers=1", "model.net.depth=2", "model.net.base_width=4",
             "trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=1",
             "trainer.enable_progress_bar=false",
         ],

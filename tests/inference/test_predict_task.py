@@ -17,7 +17,7 @@ from tests.conftest import REPO, compose_config
 from wsiseg.inference import find_slides
 from wsiseg.inference.claims import lock_path
 from wsiseg.locks import owner, try_claim
-from wsiseg.slide.writer import write_pyramid_tiff_from_array
+from wsiseg.slide.writer import TiffOptions, write_pyramid_tiff_from_array
 from wsiseg.tasks.predict import run
 
 
@@ -71,7 +71,7 @@ def test_bad_slides_are_reported_and_the_others_go_on(tiny_cohort, tiny_checkpoi
     (folder / "not_a_tiff.tif").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
     write_pyramid_tiff_from_array(folder / "blank.tif", np.full((600, 800, 3), 243, np.uint8), 3.888)
     tissue = tifffile.imread(good, level=0)
-    write_pyramid_tiff_from_array(folder / "no_mpp.tif", tissue, 3.888, mpp_storage="none")
+    write_pyramid_tiff_from_array(folder / "no_mpp.tif", tissue, 3.888, TiffOptions(mpp_storage="none"))
     resolution = {"resolution": (1e4 / 3.888, 1e4 / 3.888), "resolutionunit": "CENTIMETER"}
     tifffile.imwrite(folder / "no_pyramid.tif", tissue, tile=(256, 256), compression="jpeg", **resolution)
     tifffile.imwrite(folder / "jpeg2000.tif", tissue, tile=(256, 256), compression="jpeg2000", **resolution)

@@ -36,8 +36,16 @@ def test_experiments_compose_and_instantiate(experiment):
 def test_paper_versions_are_pure_overrides():
     v1 = compose_config("train", [*BASE, "experiment=paper_v1"])
     v2 = compose_config("train", [*BASE, "experiment=paper_v2"])
-    assert (v1.sampling.magnification, v1.sampling.neg_pos_ratio, v1.data.train_transform.rotate90) == ("40x", 2, True)
-    assert (v2.sampling.magnification, v2.sampling.neg_pos_ratio, v2.data.train_transform.rotate90) == ("20x", 3, False)
+    assert (v1.sampling.magnification, v1.sampling.neg_pos_ratio, v1.data.loader.train_transform.rotate90) == (
+        "40x",
+        2,
+        True,
+    )
+    assert (v2.sampling.magnification, v2.sampling.neg_pos_ratio, v2.data.loader.train_transform.rotate90) == (
+        "20x",
+        3,
+        False,
+    )
     assert list(v2.data.normal_from) == ["camelyon17"] and list(v2.data.tumour_from) == ["camelyon16", "camelyon17"]
     for cfg in (v1, v2):
         assert (cfg.sampling.patch_size, cfg.sampling.out_size, cfg.sampling.normal_per_tumour) == (512, 256, 4)

@@ -19,8 +19,9 @@ from wsiseg.tasks.train import run
 def overrides(cohort, cache, out, *extra):
     return [
         "experiment=demo", f"data.cohorts=[{cohort}]", f"paths.cache_dir={cache}", f"paths.output_dir={out}",
-        "sampling.magnification=4.0", "sampling.patch_size=32", "sampling.out_size=32", "data.batch_size=8",
-        "data.num_workers=0", "data.prepare_workers=1", "data.split.val_fraction=0.4", "data.split.test_fraction=0.0",
+        "sampling.magnification=4.0", "sampling.patch_size=32", "sampling.out_size=32", "data.loader.batch_size=8",
+        "data.loader.num_workers=0", "data.loader.prepare_workers=1", "data.split.val_fraction=0.4",
+        "data.split.test_fraction=0.0",
         "model.net.depth=2", "model.net.base_width=4", "trainer.enable_progress_bar=false",
         "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "trainer.log_every_n_steps=1", *extra,
     ]  # fmt: skip
@@ -43,6 +44,7 @@ def test_training_writes_checkpoints_tensorboard_and_resumes(tiny_cohort, tmp_pa
     hparams = OmegaConf.load(out / "tensorboard" / "hparams.yaml")  # what train.py gave log_hyperparams
     assert hparams.data.sampling.magnification == 4.0 and hparams.data.cohorts == [str(tiny_cohort)]
     assert hparams.data.tissue.min_area_mm2 == 0.05 and hparams.data.split.val_fraction == 0.4
+    assert dict(hparams.data.loader) == {"batch_size": 8, "num_workers": 0, "prepare_workers": 1}
     assert hparams.model.optimizer._target_ == "torch.optim.adam.Adam" and hparams.model.optimizer.lr == 1e-3
     config = load_config_from_checkpoint(first.last_checkpoint)
     assert config["sampling"]["magnification"] == 4.0 and config["sampling"]["out_size"] == 32  # predict reads these

@@ -129,8 +129,8 @@ def test_resuming_training_refuses_a_pickle_payload(evil_checkpoint, tiny_cohort
         "train",
         ["experiment=demo", f"data.cohorts=[{tiny_cohort}]", f"paths.cache_dir={tmp_path / 'cache'}",
          f"paths.output_dir={tmp_path / 'out'}", "sampling.magnification=4.0", "sampling.patch_size=32",
-         "sampling.out_size=32",
-         "data.num_workers=0", "data.prepare_workers=1", "trainer.enable_progress_bar=false", f"ckpt_path={path}"],
+         "sampling.out_size=32", "data.loader.num_workers=0", "data.loader.prepare_workers=1",
+         "trainer.enable_progress_bar=false", f"ckpt_path={path}"],
     )  # fmt: skip
     with pytest.raises(pickle.UnpicklingError):
         train_run(cfg)

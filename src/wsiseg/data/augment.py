@@ -6,7 +6,9 @@ brightness / contrast, and an optional H&E stain jitter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 import albumentations as A
 import numpy as np
@@ -55,36 +57,96 @@ class HEDJitter(A.ImageOnlyTransform):
         return ("sigma", "bias")
 
 
+@dataclass(frozen=True)
+class HSVJitter:
+    """Hue / saturation / value shifts (albumentations' ``HueSaturationValue``); all limits 0 disable it.
+
+    Attributes:
+        hue: hue shift limit (albumentations units).
+        sat: saturation shift limit.
+        val: value shift limit.
+        p: probability of the change.
+    """
+
+    hue: float = 10
+    sat: float = 15
+    val: float = 10
+    p: float = 0.5
+
+    def transform(self) -> A.BasicTransform | None:
+        """The albumentations transform, or ``None`` when every limit is 0."""
+        if not (self.hue or self.sat or self.val):
+            return None
+        return A.HueSaturationValue(self.hue, self.sat, self.val, p=self.p)
+
+
+@dataclass(frozen=True)
+class BrightnessContrast:
+    """Brightness / contrast changes (albumentations' ``RandomBrightnessContrast``); both limits 0 disable it.
+
+    Attributes:
+        brightness: brightness limit.
+        contrast: contrast limit.
+        p: probability of the change.
+    """
+
+    brightness: float = 0.1
+    contrast: float = 0.1
+    p: float = 0.5
+
+    def transform(self) -> A.BasicTransform | None:
+        """The albumentations transform, or ``None`` when both limits are 0."""
+        if not (self.brightness or self.contrast):
+            return None
+        return A.RandomBrightnessContrast(self.brightness, self.contrast, p=self.p)
+
+
+@dataclass(frozen=True)
+class StainJitter:
+    """H&E stain jitter (:class:`HEDJitter`); off by default, ``sigma = bias = 0`` disables it.
+
+    Attributes:
+        sigma: multiplicative jitter of the stain concentrations.
+        bias: additive jitter of the stain concentrations.
+        p: probability of the jitter.
+    """
+
+    sigma: float = 0.0
+    bias: float = 0.0
+    p: float = 0.5
+
+    def transform(self) -> A.BasicTransform | None:
+        """The albumentations transform, or ``None`` when ``sigma`` and ``bias`` are 0."""
+        return HEDJitter(self.sigma, self.bias, p=self.p) if self.sigma or self.bias else None
+
+
+_Family = TypeVar("_Family", HSVJitter, BrightnessContrast, StainJitter)
+
+
+def _record(kind: type[_Family], value: _Family | Mapping[str, float]) -> _Family:
+    """A family's settings as its record: a config node arrives as a mapping of its fields."""
+    return value if isinstance(value, kind) else kind(**value)
+
+
 def build_augmentation(
     flip: bool = True,
     rotate90: bool = False,
-    hue_shift: float = 10,
-    sat_shift: float = 15,
-    val_shift: float = 10,
-    hsv_p: float = 0.5,
-    brightness: float = 0.1,
-    contrast: float = 0.1,
-    brightness_p: float = 0.5,
-    stain_sigma: float = 0.0,
-    stain_bias: float = 0.0,
-    stain_p: float = 0.5,
+    hsv: HSVJitter | Mapping[str, float] = HSVJitter(),
+    brightness_contrast: BrightnessContrast | Mapping[str, float] = BrightnessContrast(),
+    stain: StainJitter | Mapping[str, float] = StainJitter(),
     extra: Sequence[A.BasicTransform] = (),
 ) -> A.Compose:
     """The paper's augmentation as one albumentations pipeline, every part a setting.
 
+    Each colour family is one record (or, from a config, a mapping of its fields: ``hsv: {hue: 10, p: 1}``),
+    so that a family's limits and probability travel together.
+
     Args:
         flip: horizontal and vertical flips (p=0.5 each).
         rotate90: random multiples of 90 degrees (the paper's first version; removed in its update).
-        hue_shift: HSV hue shift limit (albumentations units; 0 disables HSV with sat/val 0).
-        sat_shift: HSV saturation shift limit.
-        val_shift: HSV value shift limit.
-        hsv_p: probability of the HSV change.
-        brightness: brightness limit (0 disables brightness/contrast with contrast 0).
-        contrast: contrast limit.
-        brightness_p: probability of the brightness/contrast change.
-        stain_sigma: H&E stain jitter (0 disables it).
-        stain_bias: additive stain jitter.
-        stain_p: probability of the stain jitter.
+        hsv: the HSV shifts (:class:`HSVJitter`).
+        brightness_contrast: the brightness / contrast change (:class:`BrightnessContrast`).
+        stain: the H&E stain jitter (:class:`StainJitter`; off by default).
         extra: further albumentations transforms appended as given (e.g. from a Hydra list).
     """
     transforms: list[A.BasicTransform] = []
@@ -92,10 +154,6 @@ def build_augmentation(
         transforms += [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)]
     if rotate90:
         transforms.append(A.RandomRotate90(p=1.0))
-    if hue_shift or sat_shift or val_shift:
-        transforms.append(A.HueSaturationValue(hue_shift, sat_shift, val_shift, p=hsv_p))
-    if brightness or contrast:
-        transforms.append(A.RandomBrightnessContrast(brightness, contrast, p=brightness_p))
-    if stain_sigma or stain_bias:
-        transforms.append(HEDJitter(stain_sigma, stain_bias, p=stain_p))
+    families = (_record(HSVJitter, hsv), _record(BrightnessContrast, brightness_contrast), _record(StainJitter, stain))
+    transforms += [t for t in (family.transform() for family in families) if t is not None]
     return A.Compose([*transforms, *extra])

@@ -6,6 +6,7 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,40 @@ from wsiseg.tissue import DEFAULT_PARAMS, TissueParams
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class LoaderSpec:
+    """How patches reach the network: the batch size, the worker processes, and the transforms.
+
+    The ``data.loader`` node. Grouped because these settings change together from machine to machine (a
+    debug run, a CPU, a GPU node) and with the experiment (the augmentation), while the other arguments of
+    :class:`PatchDataModule` decide which patches exist, and hence the cache.
+
+    Attributes:
+        batch_size: patches per batch (per process under DDP).
+        num_workers: DataLoader worker processes.
+        prepare_workers: processes planning and extracting patches into the cache.
+        train_transform: augmentation for training (albumentations), or ``None``.
+        val_transform: transform for validation, or ``None``.
+    """
+
+    batch_size: int = 32
+    num_workers: int = 2
+    prepare_workers: int = 2
+    train_transform: A.Compose | None = None
+    val_transform: A.Compose | None = None
+
+    def plain(self) -> dict[str, int]:
+        """The plain settings (for ``hparams.yaml``): the transforms are objects and stay out."""
+        return {"batch_size": self.batch_size, "num_workers": self.num_workers, "prepare_workers": self.prepare_workers}
+
+
 class PatchDataModule(pl.LightningDataModule):
     """The paper's training data: ROI-filtered patches sampled in advance, augmented on the fly.
 
     The recipe, the tissue detector and the patient split are records built by their own config nodes
     (``conf/sampling``, ``conf/tissue``, ``data.split``) and handed in; this class only joins them to the cohorts.
+    The loader settings are one record too (:class:`LoaderSpec`, ``data.loader``): what decides the patches
+    (cohorts, cache, recipe, tissue, split, which datasets) stays flat and apart from how they are fed.
 
     Args:
         cohorts: cohort folders (synthetic ``manifest.csv`` or the real CAMELYON16/17 layouts).
@@ -45,11 +75,7 @@ class PatchDataModule(pl.LightningDataModule):
         split: the patient split (validation / test fractions, seed); ``None``: :class:`SplitSpec` defaults.
         tumour_from: datasets whose annotated tumour slides are used.
         normal_from: datasets whose normal slides are used (the update: CAMELYON17 only).
-        batch_size: patches per batch (per process under DDP).
-        num_workers: DataLoader worker processes.
-        prepare_workers: processes planning and extracting patches.
-        train_transform: augmentation for training (albumentations), or ``None``.
-        val_transform: transform for validation, or ``None``.
+        loader: batch size, worker processes and transforms; ``None``: :class:`LoaderSpec` defaults.
     """
 
     def __init__(
@@ -61,21 +87,15 @@ class PatchDataModule(pl.LightningDataModule):
         split: SplitSpec | None = None,
         tumour_from: Sequence[str] = ("camelyon16", "camelyon17"),
         normal_from: Sequence[str] = ("camelyon17",),
-        batch_size: int = 32,
-        num_workers: int = 2,
-        prepare_workers: int = 2,
-        train_transform: A.Compose | None = None,
-        val_transform: A.Compose | None = None,
+        loader: LoaderSpec | None = None,
     ) -> None:
         super().__init__()
         # the records are not hyper-parameters Lightning may pickle into checkpoints (a checkpoint is data)
-        self.save_hyperparameters(
-            ignore=["sampling", "tissue", "split", "train_transform", "val_transform"], logger=False
-        )
+        self.save_hyperparameters(ignore=["sampling", "tissue", "split", "loader"], logger=False)
         self.spec, self.tissue, self.split_spec = sampling, tissue, split or SplitSpec()
+        self.loader = loader or LoaderSpec()
         self.cohorts = [Path(c) for c in cohorts]
         self.cache_dir = Path(cache_dir)
-        self.train_transform, self.val_transform = train_transform, val_transform
         self.train_set: PatchDataset | None = None
         self.val_set: PatchDataset | None = None
 
@@ -129,7 +149,7 @@ class PatchDataModule(pl.LightningDataModule):
             self._build(slides, split_of, folder, key)
 
     def _build(self, slides: list[SlideRecord], split_of: dict[str, str], folder: Path, key: str) -> None:
-        workers = self.hparams.prepare_workers
+        workers = self.loader.prepare_workers
         patches = {}
         for split, oversample in (("train", True), ("val", False)):
             chosen = [s for s in slides if split_of[s.patient] == split]
@@ -148,8 +168,8 @@ class PatchDataModule(pl.LightningDataModule):
             raise RuntimeError(f"no complete patch cache at {folder}; prepare_data() must run first")
         self.cache = cache
         self.split_of = dict(sorted(split_of.items()))
-        self.train_set = self._dataset(cache, "train", True, self.train_transform)
-        self.val_set = self._dataset(cache, "val", False, self.val_transform)
+        self.train_set = self._dataset(cache, "train", True, self.loader.train_transform)
+        self.val_set = self._dataset(cache, "val", False, self.loader.val_transform)
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in every checkpoint (Lightning does it): the patient split, so later stages know the test patients."""
@@ -171,7 +191,7 @@ class PatchDataModule(pl.LightningDataModule):
         return PatchDataset(cache.images_path, cache.masks_path, cache.rows(split, expand), transform)
 
     def _loader(self, dataset: PatchDataset, shuffle: bool) -> DataLoader:
-        workers = self.hparams.num_workers
+        workers, batch_size = self.loader.num_workers, self.loader.batch_size
         distributed = self.trainer is not None and self.trainer.world_size > 1
         # one process: a DistributedSampler of one replica, whose order is randperm(seed + epoch) (Lightning calls
         # set_epoch every epoch), so a resumed run repeats the order exactly; a RandomSampler would not (its
@@ -181,9 +201,8 @@ class PatchDataModule(pl.LightningDataModule):
         if shuffle and not distributed:
             sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=self.spec.seed)
         return DataLoader(
-            dataset, batch_size=self.hparams.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-            num_workers=workers, persistent_workers=workers > 0,
-            drop_last=shuffle and len(dataset) > self.hparams.batch_size,
+            dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+            num_workers=workers, persistent_workers=workers > 0, drop_last=shuffle and len(dataset) > batch_size,
         )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:

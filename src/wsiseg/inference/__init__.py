@@ -14,7 +14,7 @@ _SOURCES = {
     "TileGrid": "tiling", "blend_window": "tiling", "group_cores": "tiling", "make_tile_grid": "tiling",
     "select_cores": "tiling",
     "file_digest": "outputs", "is_complete": "outputs", "output_paths": "outputs", "settings_digest": "outputs",
-    "write_outputs": "outputs",
+    "SlidePrediction": "outputs", "write_outputs": "outputs",
     "PredictSettings": "plan", "SlideTask": "plan", "find_slides": "plan", "plan_or_error": "plan", "plan_task": "plan",
     "HeatmapWriter": "writer",
 }  # fmt: skip
@@ -23,6 +23,7 @@ __all__ = [
     "HeatmapWriter",
     "PredictSettings",
     "PredictionData",
+    "SlidePrediction",
     "SlideTask",
     "TileGrid",
     "blend_window",
@@ -42,7 +43,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from wsiseg.inference.dataset import BlockDataset, PredictionData, read_block
-    from wsiseg.inference.outputs import file_digest, is_complete, output_paths, settings_digest, write_outputs
+    from wsiseg.inference.outputs import (
+        SlidePrediction,
+        file_digest,
+        is_complete,
+        output_paths,
+        settings_digest,
+        write_outputs,
+    )
     from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
     from wsiseg.inference.tiling import TileGrid, blend_window, group_cores, make_tile_grid, select_cores
     from wsiseg.inference.writer import HeatmapWriter

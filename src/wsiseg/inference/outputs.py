@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -16,9 +16,31 @@ import numpy as np
 
 from wsiseg.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from wsiseg.inference.tiling import TileGrid
-from wsiseg.slide.writer import write_pyramid_tiff
+from wsiseg.slide.writer import TiffOptions, write_pyramid_tiff
 
 FORMAT = 1
+_HEATMAP_TIFF = TiffOptions(grey=True, tile=256, min_level_size=256)  # 8-bit probability, lossless
+
+
+@dataclass(frozen=True)
+class SlidePrediction:
+    """A finished slide's prediction, as :func:`write_outputs` stores it.
+
+    Attributes:
+        name: slide name (stem).
+        slide_path: the slide file (recorded).
+        grid: the tiling (resolutions, shapes).
+        heatmap: (H, W) float probabilities, possibly a memory map (read strip by strip); stored as float16.
+        tissue: (H, W) bool tissue mask.
+        thumbnail: (H, W, 3) RGB slide thumbnail at heatmap resolution for the overlay, or ``None``.
+    """
+
+    name: str
+    slide_path: Path
+    grid: TileGrid
+    heatmap: np.ndarray
+    tissue: np.ndarray
+    thumbnail: np.ndarray | None = None
 
 
 def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
@@ -64,23 +86,18 @@ def is_complete(out_dir: Path, name: str, checkpoint: str, config: str) -> bool:
 
 
 def write_outputs(
-    out_dir: Path, name: str, slide_path: Path, grid: TileGrid, heatmap: np.ndarray, tissue: np.ndarray, meta: dict,
-    tiff: bool = True, png: bool = True, thumbnail: np.ndarray | None = None,
-) -> dict[str, Path]:  # fmt: skip
+    out_dir: Path, prediction: SlidePrediction, meta: dict, tiff: bool = True, png: bool = True
+) -> dict[str, Path]:
     """Write a finished slide: heatmap and tissue ``.npy``, then TIFF and PNG, then the metadata last.
 
     Args:
         out_dir: output folder.
-        name: slide name (stem).
-        slide_path: the slide file (recorded).
-        grid: the tiling (resolutions, shapes).
-        heatmap: (H, W) float probabilities, possibly a memory map (read strip by strip); stored as float16.
-        tissue: (H, W) bool tissue mask.
+        prediction: the slide, its tiling, heatmap, tissue mask and thumbnail.
         meta: extra metadata (digests, checkpoint path, settings).
         tiff: write the pyramidal TIFF (8-bit probability, lossless) for QuPath / ASAP.
-        png: write the overlay picture.
-        thumbnail: (H, W, 3) RGB slide thumbnail at heatmap resolution for the overlay.
+        png: write the overlay picture (when the prediction has a thumbnail).
     """
+    name, grid, heatmap, thumbnail = prediction.name, prediction.grid, prediction.heatmap, prediction.thumbnail
     paths = output_paths(out_dir, name)
     with atomic_path(paths["heatmap"]) as tmp:
         out = np.lib.format.open_memmap(tmp, "w+", np.float16, heatmap.shape)  # probabilities to ~1e-3; 0s
@@ -89,17 +106,17 @@ def write_outputs(
         out.flush()
         del out
     with atomic_path(paths["tissue"]) as tmp, tmp.open("wb") as fh:
-        np.save(fh, np.asarray(tissue, bool))
+        np.save(fh, np.asarray(prediction.tissue, bool))
     if tiff:
         probability = np.load(paths["heatmap"], mmap_mode="r")
         write_pyramid_tiff(
             paths["tiff"], heatmap.shape, lambda y0, h: _to_uint8(probability[y0 : y0 + h]), grid.heatmap_mpp,
-            grey=True, tile=256, min_level_size=256,
+            _HEATMAP_TIFF,
         )  # fmt: skip
     if png and thumbnail is not None:
         write_bytes_atomic(paths["png"], overlay_png(thumbnail, np.load(paths["heatmap"], mmap_mode="r")))
     record = {
-        "format": FORMAT, "slide": str(slide_path), "name": name, "slide_mpp": grid.slide_mpp,
+        "format": FORMAT, "slide": str(prediction.slide_path), "name": name, "slide_mpp": grid.slide_mpp,
         "heatmap_mpp": grid.heatmap_mpp, "model_mpp": grid.model_mpp, "origin_xy": [0.0, 0.0],
         "shape_hw": list(heatmap.shape), "grid": asdict(grid),
         "files": {k: paths[k].name for k in ("heatmap", "tissue") } | ({"tiff": paths["tiff"].name} if tiff else {})

@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from tqdm.auto import tqdm
 
 from wsiseg.inference.dataset import PredictionData
-from wsiseg.inference.outputs import write_outputs
+from wsiseg.inference.outputs import SlidePrediction, write_outputs
 from wsiseg.inference.plan import SlideTask
 from wsiseg.inference.tiling import pooled_window
 from wsiseg.slide import open_slide
@@ -108,10 +108,9 @@ class HeatmapWriter(BasePredictionWriter):
             with open_slide(task.path, mpp=task.grid.slide_mpp) as slide:
                 thumbnail = slide.thumbnail(task.grid.heatmap_mpp)[: total.shape[0], : total.shape[1]]
         meta = {**self.meta, "tiles": int(len(task.cores))}
-        write_outputs(
-            self.out_dir, task.name, task.path, task.grid, total, task.tissue, meta, self.tiff, self.png, thumbnail
-        )
-        del total, weight
+        prediction = SlidePrediction(task.name, task.path, task.grid, total, task.tissue, thumbnail)
+        write_outputs(self.out_dir, prediction, meta, self.tiff, self.png)
+        del total, weight, prediction
         self._drop_work(task)
         self.done.append(task.name)
         self._data.claims.release(task.name)

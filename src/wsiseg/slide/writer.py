@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,29 @@ _PHILIPS_DESCRIPTION = (
     '<Attribute Name="DICOM_PIXEL_SPACING" Group="0x0028" Element="0x0030" PMSVR="IDoubleArray">'
     "&quot;{mm:.9g}&quot; &quot;{mm:.9g}&quot;</Attribute></DataObject>"
 )
+
+
+@dataclass(frozen=True)
+class TiffOptions:
+    """How a pyramid is written: where its spacing goes, its tiling and levels, and its encoding.
+
+    Attributes:
+        mpp_storage: ``"tags"`` (TIFF resolution tags, centimetres), ``"philips"`` (only in a Philips-style
+            ImageDescription, as some CAMELYON17 files) or ``"none"``.
+        tile: tile side in pixels (256 or 512).
+        quality: JPEG quality.
+        strip_tiles: strip height in tiles (memory is about ``W * tile * strip_tiles * 3`` bytes).
+        min_level_size: smallest side of the coarsest level.
+        grey: single-channel (H, W) uint8 strips, stored losslessly (zlib) with black padding, e.g. a
+            probability heatmap that QuPath or ASAP overlays on its slide.
+    """
+
+    mpp_storage: MppStorage = "tags"
+    tile: int = 256
+    quality: int = 85
+    strip_tiles: int = 4
+    min_level_size: int = 512
+    grey: bool = False
 
 
 def philips_description(mpp: float) -> str:
@@ -64,12 +88,13 @@ def _tiles_from_strips(strips: Iterator[np.ndarray], width: int, tile: int, fill
                     yield padded
 
 
-def _write_options(mpp: float, storage: MppStorage, level: int, tile: int, quality: int, grey: bool) -> dict:
+def _write_options(mpp: float, level: int, opts: TiffOptions) -> dict:
+    tile, grey, storage = opts.tile, opts.grey, opts.mpp_storage
     options: dict = {
         "tile": (tile, tile),
         "photometric": "minisblack" if grey else "rgb",
         "compression": "zlib" if grey else "jpeg",
-        "compressionargs": {"level": 6 if grey else quality},
+        "compressionargs": {"level": 6 if grey else opts.quality},
         "subfiletype": 0 if level == 0 else 1,
         "metadata": None,
     }
@@ -86,13 +111,7 @@ def write_pyramid_tiff(
     shape_hw: tuple[int, int],
     render_strip: StripRenderer,
     mpp: float,
-    *,
-    mpp_storage: MppStorage = "tags",
-    tile: int = 256,
-    quality: int = 85,
-    strip_tiles: int = 4,
-    min_level_size: int = 512,
-    grey: bool = False,
+    options: TiffOptions = TiffOptions(),
 ) -> Path:
     """Write a tiled JPEG BigTIFF pyramid, rendering level 0 strip by strip; atomic (temp name, rename).
 
@@ -101,22 +120,16 @@ def write_pyramid_tiff(
         shape_hw: level-0 (height, width).
         render_strip: ``render_strip(y0, height)`` returns rows ``y0 .. y0+height`` of level 0, (height, W, 3) uint8.
         mpp: level-0 micrometres per pixel.
-        mpp_storage: ``"tags"`` (TIFF resolution tags, centimetres), ``"philips"`` (only in a Philips-style
-            ImageDescription, as some CAMELYON17 files) or ``"none"``.
-        tile: tile side in pixels (256 or 512).
-        quality: JPEG quality.
-        strip_tiles: strip height in tiles (memory is about ``W * tile * strip_tiles * 3`` bytes).
-        min_level_size: smallest side of the coarsest level.
-        grey: single-channel (H, W) uint8 strips, stored losslessly (zlib) with black padding, e.g. a
-            probability heatmap that QuPath or ASAP overlays on its slide.
+        options: spacing storage, tiling, levels and encoding (:class:`TiffOptions`).
 
     Returns:
         The written path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    shapes = level_shapes(shape_hw, min_level_size)
-    strip_h = tile * strip_tiles
+    grey, tile = options.grey, options.tile
+    shapes = level_shapes(shape_hw, options.min_level_size)
+    strip_h = tile * options.strip_tiles
     scratch: list[Path] = []
     try:
         with atomic_path(path) as tmp_name, tifffile.TiffWriter(tmp_name, bigtiff=True) as tw:
@@ -129,7 +142,7 @@ def write_pyramid_tiff(
                     _tiles_from_strips(strips, w, tile, fill=0 if grey else 255),
                     shape=(h, w) if grey else (h, w, 3),
                     dtype=np.uint8,
-                    **_write_options(mpp, mpp_storage, level, tile, quality, grey),
+                    **_write_options(mpp, level, options),
                 )
                 if sink is not None:
                     source = _array_strips(sink)
@@ -162,9 +175,11 @@ def _array_strips(array: np.ndarray) -> StripRenderer:
     return lambda y0, h: np.asarray(array[y0 : y0 + h])
 
 
-def write_pyramid_tiff_from_array(path: str | Path, image: np.ndarray, mpp: float, **kwargs) -> Path:
+def write_pyramid_tiff_from_array(
+    path: str | Path, image: np.ndarray, mpp: float, options: TiffOptions = TiffOptions()
+) -> Path:
     """Write an (H, W, 3) uint8 image, or (H, W) with ``grey=True``, as a pyramid (see :func:`write_pyramid_tiff`).
 
     The image may be a memory map: it is read strip by strip.
     """
-    return write_pyramid_tiff(path, image.shape[:2], lambda y0, h: np.asarray(image[y0 : y0 + h]), mpp, **kwargs)
+    return write_pyramid_tiff(path, image.shape[:2], lambda y0, h: np.asarray(image[y0 : y0 + h]), mpp, options)

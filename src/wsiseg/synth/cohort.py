@@ -25,7 +25,7 @@ from wsiseg.annotations import Annotation, write_asap_xml
 from wsiseg.atomic import atomic_path, write_text_atomic
 from wsiseg.labels import PN_STAGES, NodeRecord, PatientRecord, PatientStage, SlideLabel, write_stage_labels
 from wsiseg.parallel import map_slides
-from wsiseg.slide.writer import write_pyramid_tiff
+from wsiseg.slide.writer import TiffOptions, write_pyramid_tiff
 from wsiseg.staging import pn_stage
 from wsiseg.synth.render import render_strip
 from wsiseg.synth.scene import SlideScene, plan_scene
@@ -180,9 +180,7 @@ def render_slide(job: SlideJob, spec: CohortSpec, out_dir: Path) -> dict[str, st
             (height, width),
             lambda y0, h: render_strip(scene, y0, h),
             scene.mpp,
-            mpp_storage=spec.centre(job.centre).mpp_storage,
-            tile=spec.tile,
-            quality=spec.jpeg_quality,
+            TiffOptions(mpp_storage=spec.centre(job.centre).mpp_storage, tile=spec.tile, quality=spec.jpeg_quality),
         )
     return {
         "slide": Path(job.tif).name,

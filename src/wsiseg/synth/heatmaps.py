@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from wsiseg.annotations import Annotation, write_asap_xml
-from wsiseg.inference import TileGrid, write_outputs
+from wsiseg.inference import SlidePrediction, TileGrid, write_outputs
 from wsiseg.labels import PatientRecord, patient_of_node, write_stage_labels
 from wsiseg.staging import stage_patients
 from wsiseg.synth.cohort import node_labels, stage_quota, write_manifest
@@ -107,9 +107,8 @@ def write_heatmap_cohort(
         heatmap, tissue, polygons = synthetic_heatmap(label, spec, rng)
         meta = {"checkpoint": checkpoint, "checkpoint_digest": "synthetic", "config_digest": "synthetic"}
         thumbnail = np.where(tissue[..., None], np.uint8([225, 160, 200]), np.uint8(245))  # (H, W, 3)
-        write_outputs(
-            heatmaps, stem, Path(slide), grid, heatmap, tissue, meta, tiff=False, png=spec.overlays, thumbnail=thumbnail
-        )
+        prediction = SlidePrediction(stem, Path(slide), grid, heatmap, tissue, thumbnail)
+        write_outputs(heatmaps, prediction, meta, tiff=False, png=spec.overlays)
         xml = ""
         if polygons:
             xml = f"lesion_annotations/{stem}.xml"

@@ -14,7 +14,7 @@ from wsiseg.atomic import write_text_atomic
 from wsiseg.evaluation import save_gallery
 from wsiseg.labels import SLIDE_LABELS
 from wsiseg.slide import open_slide
-from wsiseg.tasks.stage_record import ScoredPart, SlideRow, StageReport
+from wsiseg.tasks.stage_record import PartScores, ScoredPart, SlideRow, StageReport
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, detect_tissue, save_roi_figure
 
 log = logging.getLogger(__name__)
@@ -145,19 +145,34 @@ def terminal_report(report: StageReport, out: Path) -> str:
     """The short report printed at the end: kappa, per-class slide accuracy, FROC, and where everything is."""
     lines = ["", "=" * 78, "wsiseg stage: slide classification and pN staging", "=" * 78]
     for part, scores in report.parts.items():
-        title, slides, staging = _TITLES[part][1], scores.slides, scores.staging
-        if staging is not None:
-            lines.append(f"{title}: kappa {staging.kappa:.4f} over {staging.n} patients (CAMELYON17, quadratic)")
-        else:
-            lines.append(f"{title}:")
-        per_class = zip(slides.labels, slides.recall, slides.support, strict=True)
-        recall = "  ".join(f"{k} {r:.2f} ({int(n)})" for k, r, n in per_class)
-        lines.append(f"  slide accuracy {slides.accuracy:.3f}; recall per class (n): {recall}")
+        lines += _part_lines(part, scores)
+    lines += _detection_lines(report)
+    return "\n".join([*lines, *_artefact_lines(report, out)])
+
+
+def _part_lines(part: ScoredPart, scores: PartScores) -> list[str]:
+    """A scored part's kappa (when staged) and its slide accuracy and recall per class."""
+    title, slides, staging = _TITLES[part][1], scores.slides, scores.staging
+    head = f"{title}:"
+    if staging is not None:
+        head = f"{title}: kappa {staging.kappa:.4f} over {staging.n} patients (CAMELYON17, quadratic)"
+    per_class = zip(slides.labels, slides.recall, slides.support, strict=True)
+    recall = "  ".join(f"{k} {r:.2f} ({int(n)})" for k, r, n in per_class)
+    return [head, f"  slide accuracy {slides.accuracy:.3f}; recall per class (n): {recall}"]
+
+
+def _detection_lines(report: StageReport) -> list[str]:
+    """The FROC and slide ROC AUC line, when lesions were scored."""
     det = report.detection
-    if det.curve is not None:
-        auc = next((a for a in (det.auc_classifier, det.auc_max_prob) if a is not None), float("nan"))
-        lines.append(f"detection: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), slide ROC AUC {auc:.3f}")
-    lines.append("artefacts:")
+    if det.curve is None:
+        return []
+    auc = next((a for a in (det.auc_classifier, det.auc_max_prob) if a is not None), float("nan"))
+    return [f"detection: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), slide ROC AUC {auc:.3f}"]
+
+
+def _artefact_lines(report: StageReport, out: Path) -> list[str]:
+    """Where the written files, the ROI figure, the checkpoint and the TensorBoard logs are."""
+    lines = ["artefacts:"]
     lines += [f"  {what:<30} {out / name}" for name, what in _ARTEFACTS.items() if (out / name).is_file()]
     if report.pictures.roi is not None:
         lines.append(f"  {'tissue ROI figure':<30} {report.pictures.roi}")
@@ -167,4 +182,4 @@ def terminal_report(report: StageReport, out: Path) -> str:
             lines.append(f"  {what:<30} {path}")
     if training.tensorboard is not None:
         lines.append(f"  watch training with: tensorboard --logdir {training.tensorboard}")
-    return "\n".join(lines)
+    return lines

@@ -62,9 +62,11 @@ def run(cfg: DictConfig) -> TrainResult:
 
 
 def _hyperparameters(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> dict:
-    """The data's settings (its sampling recipe, tissue detector and split records included) and the model's."""
+    """The data's settings (its sampling, tissue, split and loader records included) and the model's."""
     data = dict(datamodule.hparams)
     for name, record in (("sampling", "spec"), ("tissue", "tissue"), ("split", "split_spec")):
         if is_dataclass(getattr(datamodule, record, None)):
             data[name] = asdict(getattr(datamodule, record))
+    if is_dataclass(getattr(datamodule, "loader", None)):
+        data["loader"] = datamodule.loader.plain()
     return {"data": data, "model": dict(model.hparams)}

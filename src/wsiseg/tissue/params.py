@@ -53,26 +53,40 @@ class TissueParams:
     exclusion_dilation_um: float = 24.0
 
     def __post_init__(self) -> None:
-        for name in ("green_hue_deg", "blue_hue_deg"):  # a config gives lists; the record keeps tuples
+        for name in _HUE_RANGES:  # a config gives lists; the record keeps tuples
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         if not self.thumbnail_mpp > 0:
             raise ValueError(f"TissueParams.thumbnail_mpp must be > 0 um/px, got {self.thumbnail_mpp}")
-        for name in ("min_saturation", "pen_min_saturation"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"TissueParams.{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("median_blur_um", "closing_um", "opening_um", "exclusion_dilation_um"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"TissueParams.{name} must be >= 0 micrometres, got {getattr(self, name)}")
-        if self.min_area_mm2 < 0 or self.max_hole_area_mm2 < 0:
-            raise ValueError("TissueParams areas (min_area_mm2, max_hole_area_mm2) must be >= 0")
-        if not 0 <= self.black_max_value <= 256:
-            raise ValueError(f"TissueParams.black_max_value must be in [0, 256], got {self.black_max_value}")
-        for name in ("green_hue_deg", "blue_hue_deg"):
-            if len(getattr(self, name)) != 2:
-                raise ValueError(f"TissueParams.{name} must be (low, high), got {getattr(self, name)}")
-            low, high = getattr(self, name)
-            if not 0.0 <= low <= high <= 360.0:
-                raise ValueError(f"TissueParams.{name} must be (low, high) with 0 <= low <= high <= 360")
+        for names, low, high, unit in _BOUNDS:
+            for name in names:
+                _check_bounds(name, getattr(self, name), low, high, unit)
+        for name in _HUE_RANGES:
+            _check_hue_range(name, getattr(self, name))
+
+
+_HUE_RANGES = ("green_hue_deg", "blue_hue_deg")
+_BOUNDS: tuple[tuple[tuple[str, ...], float, float, str], ...] = (  # (fields, low, high, unit), bounds inclusive
+    (("min_saturation", "pen_min_saturation"), 0.0, 1.0, ""),
+    (("median_blur_um", "closing_um", "opening_um", "exclusion_dilation_um"), 0.0, float("inf"), " micrometres"),
+    (("min_area_mm2", "max_hole_area_mm2"), 0.0, float("inf"), " mm^2"),
+    (("black_max_value",), 0, 256, ""),
+)
+
+
+def _check_bounds(name: str, value: float, low: float, high: float, unit: str) -> None:
+    """Raise unless ``low <= value <= high``."""
+    if not low <= value <= high:
+        bounds = f">= {low:g}" if high == float("inf") else f"in [{low:g}, {high:g}]"
+        raise ValueError(f"TissueParams.{name} must be {bounds}{unit}, got {value}")
+
+
+def _check_hue_range(name: str, hues: tuple[float, ...]) -> None:
+    """Raise unless ``hues`` is ``(low, high)`` with ``0 <= low <= high <= 360`` degrees."""
+    if len(hues) != 2:
+        raise ValueError(f"TissueParams.{name} must be (low, high), got {hues}")
+    low, high = hues
+    if not 0.0 <= low <= high <= 360.0:
+        raise ValueError(f"TissueParams.{name} must be (low, high) with 0 <= low <= high <= 360, got {hues}")
 
 
 DEFAULT_PARAMS = TissueParams()
