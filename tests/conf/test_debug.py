@@ -71,7 +71,11 @@ class FitProbe(pl.Callback):
         )
 
 
-@pytest.mark.parametrize("restored", [[], ["callbacks=default", "logger=tensorboard"]], ids=["plain", "callbacks"])
+@pytest.mark.parametrize(
+    "restored",
+    [[], pytest.param(["callbacks=default", "logger=tensorboard"], marks=pytest.mark.slow)],
+    ids=["plain", "callbacks"],
+)
 def test_fast_dev_run_trains_one_batch_and_writes_no_checkpoint(tiny_cohort, tmp_path, restored):
     out = tmp_path / "out"
     probe = ["+callbacks.probe._target_=tests.conf.test_debug.FitProbe"]

@@ -109,6 +109,7 @@ def train_and_predict_in_bf16(tiny_cohort, tmp_path, accelerator: str) -> None:
     assert np.abs(heatmaps["bf16"] - heatmaps["fp32"]).max() < 0.05  # bf16 keeps ~3 significant digits
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_bf16_channels_last_training_and_prediction_on_cpu(tiny_cohort, tmp_path):
     """The GPU test's path with the CPU's bf16 autocast: what CI can check of it."""
     train_and_predict_in_bf16(tiny_cohort, tmp_path, "cpu")

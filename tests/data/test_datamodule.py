@@ -91,6 +91,7 @@ def test_changed_config_builds_another_cache(prepared, tiny_cohort, change):
     assert other.cache_folder() != prepared.cache_folder()
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_half_written_cache_is_rebuilt(tiny_cohort, tmp_path):
     dm = make_dm(tiny_cohort, tmp_path)
     dm.prepare_data()

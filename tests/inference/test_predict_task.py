@@ -133,6 +133,7 @@ def test_ddp_predict_writes_each_slide_once(tiny_cohort, tiny_checkpoint, tmp_pa
     assert np.array_equal(np.load(out / f"{name}.heatmap.npy"), np.load(reference / f"{name}.heatmap.npy"))
 
 
+@pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_missing_checkpoint_fails_before_any_work(tmp_path, tiny_cohort):
     proc = cli(args(tmp_path / "nope.ckpt", tiny_cohort, tmp_path / "out"), tmp_path)
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr + proc.stdout
