@@ -6,7 +6,7 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,13 @@ class PatchDataModule(pl.LightningDataModule):
     def split_patients(self, slides: Sequence[SlideRecord]) -> dict[str, str]:
         """Patient -> ``train`` / ``val`` / ``test``."""
         return patient_split(slides, self.split_spec)
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting as plain values (for ``hparams.yaml``): the arguments, its records as dicts."""
+        return dict(self.hparams) | {
+            "sampling": asdict(self.spec), "tissue": asdict(self.tissue), "split": asdict(self.split_spec),
+            "loader": self.loader.plain(),
+        }  # fmt: skip
 
     @property
     def input_mpp(self) -> float:

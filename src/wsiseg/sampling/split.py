@@ -91,11 +91,15 @@ def split_from_data_config(data: Mapping[str, Any], records: Iterable[SlideRecor
         ValueError: ``data`` lacks one of :data:`SPLIT_KEYS`, or its fractions are out of range.
     """
     node = data.get("split")
-    if isinstance(node, Mapping):  # today's config: data.split is a SplitSpec node
-        flat = {f"{k}_fraction": node.get(f"{k}_fraction", default) for k, default in (("val", 0.2), ("test", 0.0))}
-        data = {**data, **flat, "split_seed": node.get("seed", 0)}
-    missing = [key for key in SPLIT_KEYS if key not in data]
+    nested = isinstance(node, Mapping)  # today's config: data.split is a SplitSpec node
+    missing = [key for key in (SPLIT_KEYS[:2] if nested else SPLIT_KEYS) if key not in data]
     if missing:
         raise ValueError(f"the data config lacks {', '.join(missing)}: the patient split cannot be recomputed")
+    fields = ("val_fraction", "test_fraction", "seed")
+    spec = (
+        SplitSpec(**{k: node[k] for k in fields if k in node})
+        if nested
+        else SplitSpec(*(data[k] for k in SPLIT_KEYS[2:]))
+    )
     chosen = select_training_slides(records, data["tumour_from"], data["normal_from"])
-    return patient_split(chosen, SplitSpec(data["val_fraction"], data["test_fraction"], data["split_seed"]))
+    return patient_split(chosen, spec)

@@ -86,7 +86,7 @@ def _staging(part: ScoredPart, predicted: dict[str, str], reference: Path, out: 
 
 def score_detection(rows: Sequence[SlideRow], froc: DictConfig, out: Path) -> DetectionResult:
     """Lesion FROC (and ``froc.png``) and slide ROC AUC, with the ``froc:`` settings of the config."""
-    settings = DetectionSettings(**OmegaConf.to_container(froc))  # type: ignore[arg-type]
+    settings = DetectionSettings(**OmegaConf.to_container(froc, enum_to_str=True))  # type: ignore[arg-type]
     slides = [DetectionSlide(r.heatmap, r.label, r.annotation, r.features["max_prob"], r.proba) for r in rows]
     result = detection_scores(slides, settings)
     if result.curve is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -45,7 +45,8 @@ def run(cfg: DictConfig) -> TrainResult:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     # the choices a sweep varies (the logger's hparams.yaml): nested plain values, which the logger flattens to
     # data/..., model/... keys where it needs flat ones; factories such as the optimizer become {"_target_", "lr"}
-    hparams = to_plain(_hyperparameters(datamodule, model))
+    settings = datamodule.settings() if hasattr(datamodule, "settings") else dict(datamodule.hparams)
+    hparams = to_plain({"data": settings, "model": dict(model.hparams)})
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams)
     # weights_only: a checkpoint to resume from is loaded without running any pickled code
@@ -59,14 +60,3 @@ def run(cfg: DictConfig) -> TrainResult:
         log.info("metrics: %s", {k: round(v, 4) for k, v in sorted(metrics.items())})
         log.info("best checkpoint: %s", best)
     return TrainResult(metrics, best, last, Path(cfg.paths.output_dir))
-
-
-def _hyperparameters(datamodule: pl.LightningDataModule, model: pl.LightningModule) -> dict:
-    """The data's settings (its sampling, tissue, split and loader records included) and the model's."""
-    data = dict(datamodule.hparams)
-    for name, record in (("sampling", "spec"), ("tissue", "tissue"), ("split", "split_spec")):
-        if is_dataclass(getattr(datamodule, record, None)):
-            data[name] = asdict(getattr(datamodule, record))
-    if is_dataclass(getattr(datamodule, "loader", None)):
-        data["loader"] = datamodule.loader.plain()
-    return {"data": data, "model": dict(model.hparams)}
