@@ -28,6 +28,7 @@ def cli(script, *args, cwd):
 def test_tiny_pipeline_end_to_end(tmp_path):
     cohort, train, heatmaps, stage = (tmp_path / d for d in ("cohort", "train", "heatmaps", "stage"))
     cli("synth.py", "synth=tiny", f"out_dir={cohort}", cwd=tmp_path)
+    assert (cohort / "gallery.png").stat().st_size > 10_000  # what the preset draws, written beside the cohort
     cli(
         "train.py", "experiment=demo", f"data.cohorts=[{cohort}]", f"paths.data_dir={tmp_path}",
         "sampling.magnification=4.0", "sampling.patch_size=32", "sampling.out_size=32", "data.split.val_fraction=0.2",

@@ -146,6 +146,22 @@ def test_split_by_patient_owes_small_strata_their_share():
     assert sorted(split.values()) == ["test", "train", "train", "train", "train", "val"]  # 6 x 0.2 = 1.2 each
 
 
+def test_split_holds_whole_centres_out():
+    from dataclasses import replace
+
+    slides = []
+    for centre in range(5):  # 4 patients per centre, mixed labels
+        for r in _patients(f"c{centre}p", 4, "camelyon17", ["negative", "micro", "negative"], True):
+            slides.append(replace(r, centre=centre))
+    split = patient_split(slides, SplitSpec(val_fraction=0.25, test_centres=[4], seed=0))
+    test = {p for p, s in split.items() if s == "test"}
+    assert test == {f"c4p{i}" for i in range(4)}  # exactly the held-out centre's patients
+    assert list(split.values()).count("val") == 4  # 25% of the 16 others
+    assert SplitSpec(test_centres=[4]).test_centres == (4,)
+    with pytest.raises(ValueError, match="test_fraction"):
+        SplitSpec(test_fraction=0.3, test_centres=[4])
+
+
 def test_split_by_patient_on_the_cohort(cohort):
     split = patient_split(cohort, SplitSpec(val_fraction=0.2, test_fraction=0.2, seed=1))
     assert set(split) == {r.patient for r in cohort}

@@ -19,18 +19,30 @@ SPLIT_KEYS = ("tumour_from", "normal_from", "val_fraction", "test_fraction", "sp
 
 @dataclass(frozen=True)
 class SplitSpec:
-    """Fractions of patients held out for validation (U-Net) and test (slide classifier / kappa)."""
+    """Patients held out for validation (U-Net) and test (slide classifier / kappa).
+
+    Attributes:
+        val_fraction: share of patients for validation, per stratum.
+        test_fraction: share of patients held out for testing, per stratum.
+        seed: seed of the shuffle.
+        test_centres: hold whole centres out instead: every slide of these centres is a test slide (a scanner
+            and staining the model never saw); ``test_fraction`` must then be 0.
+    """
 
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     seed: int = 0
+    test_centres: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         """Check the fractions."""
+        object.__setattr__(self, "test_centres", tuple(int(c) for c in self.test_centres))
         if not (
             0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
         ):
             raise ValueError(f"val_fraction + test_fraction must be in [0, 1), got {self}")
+        if self.test_centres and self.test_fraction:
+            raise ValueError("test_centres holds whole centres out; set test_fraction to 0 with it")
 
 
 def _stratum(slides: list[SlideRecord]) -> str:
@@ -46,6 +58,7 @@ def patient_split(records: Iterable[SlideRecord], spec: SplitSpec) -> dict[str, 
     Patients are grouped by stratum (dataset and worst slide label), shuffled with ``spec.seed`` and dealt
     so that each stratum contributes about ``val_fraction`` / ``test_fraction`` of its patients; the
     fractional patients a stratum owes (or cannot give, being too small) are carried to the next one.
+    Patients scanned at one of ``spec.test_centres`` are test patients before any of this.
 
     Returns:
         patient id -> split.
@@ -53,11 +66,12 @@ def patient_split(records: Iterable[SlideRecord], spec: SplitSpec) -> dict[str, 
     by_patient: dict[str, list[SlideRecord]] = defaultdict(list)
     for r in records:
         by_patient[r.patient].append(r)
+    held = {p for p, slides in by_patient.items() if any(s.centre in spec.test_centres for s in slides)}
+    assignment: dict[str, Split] = dict.fromkeys(sorted(held), "test")
     strata: dict[str, list[str]] = defaultdict(list)
-    for patient in sorted(by_patient):
+    for patient in sorted(set(by_patient) - held):
         strata[_stratum(by_patient[patient])].append(patient)
     rng = np.random.default_rng(spec.seed)
-    assignment: dict[str, Split] = {}
     carry = {"val": 0.0, "test": 0.0}  # fractional patients owed across strata
     for key in sorted(strata):
         patients = list(rng.permutation(strata[key]))
@@ -95,7 +109,7 @@ def split_from_data_config(data: Mapping[str, Any], records: Iterable[SlideRecor
     missing = [key for key in (SPLIT_KEYS[:2] if nested else SPLIT_KEYS) if key not in data]
     if missing:
         raise ValueError(f"the data config lacks {', '.join(missing)}: the patient split cannot be recomputed")
-    fields = ("val_fraction", "test_fraction", "seed")
+    fields = ("val_fraction", "test_fraction", "seed", "test_centres")
     spec = (
         SplitSpec(**{k: node[k] for k in fields if k in node})
         if nested

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +196,7 @@ def render_slide(job: SlideJob, spec: CohortSpec, out_dir: Path) -> dict[str, st
 
 
 def _spec_record(spec: CohortSpec, seed: int) -> dict:
-    return {"spec": json.loads(json.dumps(asdict(spec))), "seed": seed, "format": 1}
+    return {"spec": json.loads(json.dumps(spec.record())), "seed": seed, "format": 1}
 
 
 def _check_folder(out_dir: Path, record: dict, overwrite: bool) -> bool:

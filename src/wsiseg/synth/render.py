@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from wsiseg.annotations.mask import polygon_mask
+from wsiseg.synth.cells import cells_in
 from wsiseg.synth.scene import SlideScene
 
 _CELL_UM = 100.0  # nuclei are drawn per cell of this size, each with its own seeded generator
@@ -21,6 +22,11 @@ _CELL_UM = 100.0  # nuclei are drawn per cell of this size, each with its own se
 _LYMPH = {"density": (3500.0, 9000.0), "radius": (2.8, 3.8), "aspect": (1.0, 1.15), "ink": (1.0, 1.4)}
 _FOLLICLE = {"density": (13000.0, 13000.0), "radius": (2.6, 3.4), "aspect": (1.0, 1.1), "ink": (1.2, 1.6)}
 _TUMOUR = {"density": (3200.0, 3200.0), "radius": (4.5, 8.5), "aspect": (1.0, 1.7), "ink": (0.6, 1.1)}
+# Germinal centres: centroblasts, larger and paler than the mantle's lymphocytes (a classic tumour mimic).
+_GERMINAL = {"density": (3500.0, 3500.0), "radius": (3.4, 5.5), "aspect": (1.0, 1.3), "ink": (0.55, 0.9)}
+_FOLD_DENSITY = 1.9  # a fold doubles the section: about twice the stain
+_BUBBLE_DENSITY = 0.75  # under an air bubble the tissue looks paler (refraction, out of the mounting medium)
+_BUBBLE_RIM_UM = 4.0
 _MAX_DENSITY = 13000.0
 _NOISE_PERIOD = 1024  # pixel noise repeats every this many pixels (invisible, and cheap for 50k-px slides)
 _BLOCK = 4096  # widest region rendered at once when writing strips
@@ -85,7 +91,11 @@ def _stroke(shape_hw, origin_xy, points_xy: np.ndarray, width: float) -> np.ndar
 
 def _cortex(scene: SlideScene, origin_xy, shape_hw) -> np.ndarray:
     """The coarse cortex field bilinearly interpolated at every pixel (separable, any region size)."""
-    field = scene.cortex_field
+    return _field(scene, scene.cortex_field, origin_xy, shape_hw)
+
+
+def _field(scene: SlideScene, field: np.ndarray, origin_xy, shape_hw) -> np.ndarray:
+    """A coarse planning-grid field bilinearly interpolated at every pixel of a region."""
     rows = _interpolation(origin_xy[1], shape_hw[0], scene.plan_px, field.shape[0])
     cols = _interpolation(origin_xy[0], shape_hw[1], scene.plan_px, field.shape[1])
     along_y = field[rows[0]] * rows[2][:, None] + field[rows[1]] * (1 - rows[2][:, None])  # (H, C)
@@ -113,8 +123,17 @@ def _periodic(table: np.ndarray, origin_xy, shape_hw) -> np.ndarray:
     return table[rows[:, None], cols[None, :]]
 
 
-def _draw_nuclei(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray) -> np.ndarray:
-    """Hematoxylin density of the nuclei; ``classes`` is 0 background, 1 tissue, 2 follicle, 3 tumour."""
+def _populations(scene: SlideScene) -> tuple[tuple[int, dict], ...]:
+    """Class code -> nucleus population drawn statistically (the scene may change the tumour's)."""
+    return ((1, _LYMPH), (2, _FOLLICLE), (3, scene.tumour_nuclei or _TUMOUR), (4, _GERMINAL))
+
+
+def _draw_nuclei(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Hematoxylin density of the nuclei, and the explicit cells' cytoplasm eosin.
+
+    ``classes`` is 0 background, 1 tissue, 2 follicle, 3 solid tumour, 4 germinal centre. The explicit cells
+    (scattered ITCs, histiocytes, venules) push the lymphocytes out of their cytoplasm and are drawn on top.
+    """
     h, w = classes.shape
     canvas = np.zeros((h, w), np.uint8)
     cell = _CELL_UM / scene.mpp
@@ -130,14 +149,44 @@ def _draw_nuclei(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.n
             inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
             if not inside.any():
                 continue
-            _draw_cell(canvas, scene.mpp, px[inside], py[inside], attrs[inside, 2:], classes, cortex)
-    return canvas.astype(np.float32) / 100.0
+            _draw_cell(canvas, scene, px[inside], py[inside], attrs[inside, 2:], classes, cortex)
+    cyto = _draw_explicit(canvas, cells_in(scene.cells, origin_xy, (h, w)))
+    return canvas.astype(np.float32) / 100.0, cyto
 
 
-def _draw_cell(canvas, mpp, px, py, attrs, classes, cortex) -> None:
+def _draw_explicit(canvas: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Draw explicit cells (region coordinates) into ``canvas``; returns their cytoplasm's eosin (H, W)."""
+    eosin = np.zeros(canvas.shape, np.float32)
+    if not len(cells):
+        return eosin
+    wipe = np.zeros(canvas.shape, np.uint8)
+    for x, y, cyto_r, cyto_e in cells[:, [0, 1, 6, 7]]:
+        centre, radius = (round(x * 16), round(y * 16)), int(cyto_r * 16)
+        cv2.circle(wipe, centre, radius, 1, -1, cv2.LINE_8, 4)
+        cv2.circle(eosin, centre, radius, float(cyto_e), -1, cv2.LINE_8, 4)
+    canvas[wipe > 0] = 0
+    for x, y, rad, asp, angle, ink in cells[cells[:, 2] > 0][:, :6]:
+        axes = (int(rad * asp * 16), int(rad / asp * 16))
+        cv2.ellipse(
+            canvas,
+            (round(x * 16), round(y * 16)),
+            axes,
+            float(angle),
+            0,
+            360,
+            int(min(ink * 100, 255)),
+            -1,
+            cv2.LINE_AA,
+            4,
+        )
+    return eosin
+
+
+def _draw_cell(canvas, scene, px, py, attrs, classes, cortex) -> None:
+    mpp = scene.mpp
     r, c = py.astype(int), px.astype(int)
     kind = classes[r, c]
-    for code, pop in ((1, _LYMPH), (2, _FOLLICLE), (3, _TUMOUR)):
+    for code, pop in _populations(scene):
         lo, hi = pop["density"]
         density = lo + (hi - lo) * cortex[r, c] if code == 1 else np.full(r.size, lo)
         keep = (kind == code) & (attrs[:, 3] < density / _MAX_DENSITY)
@@ -153,7 +202,8 @@ def _draw_cell(canvas, mpp, px, py, attrs, classes, cortex) -> None:
 
 def _margin(scene: SlideScene) -> int:
     blur = scene.blur_zones[:, 3].max() * 3 if len(scene.blur_zones) else 0.0
-    return int(np.ceil(max(_TUMOUR["radius"][1] * _TUMOUR["aspect"][1] / scene.mpp, blur))) + 2
+    widest = max(pop["radius"][1] * pop["aspect"][1] for _, pop in _populations(scene))
+    return int(np.ceil(max(widest / scene.mpp, blur))) + 2
 
 
 def render_region(scene: SlideScene, origin_xy: tuple[int, int], size_wh: tuple[int, int]) -> RenderedRegion:
@@ -173,10 +223,18 @@ def render_region(scene: SlideScene, origin_xy: tuple[int, int], size_wh: tuple[
     tumour &= tissue
     classes = tissue.astype(np.uint8)
     classes[_discs(shape, (ox, oy), scene.follicles) & tissue] = 2
-    classes[tumour] = 3
+    classes[_discs(shape, (ox, oy), scene.germinal_centres) & tissue] = 4
+    solid = [ls for ls in scene.lesions if ls.solid]
+    if len(solid) == len(scene.lesions):
+        classes[tumour] = 3
+    else:  # a scattered ITC's outline holds lymphocytes between its cells
+        classes[tumour & polygon_mask([ls.vertices_xy for ls in solid], shape, (ox, oy))] = 3
     cortex = _cortex(scene, (ox, oy), shape)
     rgb = _stain(scene, (ox, oy), classes, cortex)
     rgb = _blur_zones(scene, (ox, oy), rgb)
+    if scene.illumination_field is not None:
+        gain = _field(scene, scene.illumination_field, (ox, oy), shape)
+        rgb = np.clip(rgb * gain[..., None], 0, 255).astype(np.uint8)
     crop = (slice(m, m + size_wh[1]), slice(m, m + size_wh[0]))
     return RenderedRegion(rgb[crop], tissue[crop], tumour[crop])
 
@@ -192,10 +250,11 @@ def _stain(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray
     fibre = cv2.GaussianBlur(grain - 0.5, (0, 0), sigmaX=4.0 / scene.mpp, sigmaY=1.0 / scene.mpp)
     fibre = 0.5 + 0.5 * np.tanh(fibre * 8)
     tissue = (classes > 0).astype(np.float32)
-    nuclei = _draw_nuclei(scene, origin_xy, classes, cortex)
+    nuclei, cyto = _draw_nuclei(scene, origin_xy, classes, cortex)
     hema = tissue * np.float32(0.06) + nuclei * (np.float32(0.825) + np.float32(0.35) * speckle)
-    eosin = tissue * (np.float32(0.3) + np.float32(0.30) * fibre - np.float32(0.12) * cortex)
-    eosin += (classes == 3).astype(np.float32) * np.float32(0.08)
+    eosin = tissue * (np.float32(0.3) + np.float32(0.30) * fibre - np.float32(0.12) * cortex + cyto)
+    eosin += (classes == 3).astype(np.float32) * np.float32(0.08) + (classes == 4).astype(np.float32) * np.float32(0.05)
+    _density_changes(scene, origin_xy, hema, eosin)
     eosin += _discs(shape, origin_xy, scene.fat_holes, rim=max(0.5, 1.0 / scene.mpp)).astype(np.float32) * np.float32(
         0.5
     )
@@ -210,13 +269,29 @@ def _stain(scene: SlideScene, origin_xy, classes: np.ndarray, cortex: np.ndarray
     return np.clip(cv2.merge(channels), 0, 255).astype(np.uint8)
 
 
+def _density_changes(scene: SlideScene, origin_xy, hema: np.ndarray, eosin: np.ndarray) -> None:
+    """Folds (doubled tissue: denser) and air bubbles (paler tissue), in place on the stain densities."""
+    shape = hema.shape
+    for fold in scene.folds:
+        band = _stroke(shape, origin_xy, fold.points_xy, fold.width_px)
+        hema[band] *= np.float32(_FOLD_DENSITY)
+        eosin[band] *= np.float32(_FOLD_DENSITY)
+    if len(scene.bubbles):
+        inside = _discs(shape, origin_xy, scene.bubbles)
+        hema[inside] *= np.float32(_BUBBLE_DENSITY)
+        eosin[inside] *= np.float32(_BUBBLE_DENSITY)
+
+
 def _ink(scene: SlideScene, origin_xy, shape_hw) -> np.ndarray:
-    """Transmission (H, W, 3) of pen marks and debris on the glass."""
+    """Transmission (H, W, 3) of pen marks, debris and air-bubble rims on the glass."""
     ink = np.ones((*shape_hw, 3), np.float32)
     for stroke in scene.pen_strokes:
         line = _stroke(shape_hw, origin_xy, stroke.points_xy, stroke.width_px)
         ink[line] *= np.asarray(stroke.transmission_rgb, np.float32)
     ink[_discs(shape_hw, origin_xy, scene.debris)] *= np.asarray((0.35, 0.30, 0.25), np.float32)
+    if len(scene.bubbles):
+        rim = _discs(shape_hw, origin_xy, scene.bubbles, rim=_BUBBLE_RIM_UM / scene.mpp)
+        ink[rim] *= np.asarray((0.55, 0.55, 0.58), np.float32)
     return ink
 
 

@@ -6,18 +6,21 @@ pixels, so a slide of any size is rendered tile by tile with identical results.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
 from wsiseg.annotations.geometry import max_feret_diameter
 from wsiseg.labels import SlideLabel
-from wsiseg.synth.spec import Centre, CohortSpec
+from wsiseg.synth.cells import empty_cells, histiocyte_cluster, scattered_itc, venule
+from wsiseg.synth.spec import CUTOFF_GUARD_MM, CUTOFFS_MM, Centre, CohortSpec
 
 _PLAN_UM = 20.0  # resolution of the coarse masks used to place things, um/px
 _ATTEMPTS = 25  # layouts tried before a preset is declared too small for its lesions
 _LESION_GAP_UM = 250.0  # lesions stay further apart than the 75 um CAMELYON16 merge distance
+_SINUS_UM = (20.0, 250.0)  # the subcapsular sinus: this far under a section's edge
+_ILLUMINATION_SIGMA_UM = 1500.0  # uneven illumination varies over millimetres
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ class Lesion:
     vertices_xy: np.ndarray  # (N, 2) level-0
     cutouts_xy: tuple[np.ndarray, ...]
     diameter_mm: float
+    cells: int = 0  # scattered ITC: its tumour cells (rows of the scene's cell table); 0: a solid lesion
+
+    @property
+    def solid(self) -> bool:
+        """Whether the outline is filled with tumour (not a scatter of single cells among lymphocytes)."""
+        return self.cells == 0
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,18 @@ class PenStroke:
     points_xy: np.ndarray  # (N, 2) level-0
     width_px: float
     transmission_rgb: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A tissue fold: a band where the section lies doubled (about twice the stain)."""
+
+    points_xy: np.ndarray  # (N, 2) level-0
+    width_px: float
+
+
+def _no_circles() -> np.ndarray:
+    return np.zeros((0, 3))
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,12 @@ class SlideScene:
     debris: np.ndarray  # (K, 3)
     pen_strokes: tuple[PenStroke, ...]
     cortex_field: np.ndarray  # coarse (rows, cols) float field in [0, 1] on a _PLAN_UM grid
+    tumour_nuclei: dict = field(default_factory=dict)  # radius / aspect / ink / density of solid tumour
+    cells: np.ndarray = field(default_factory=empty_cells)  # explicit cells (wsiseg.synth.cells.CELL_COLUMNS)
+    germinal_centres: np.ndarray = field(default_factory=_no_circles)  # (K, 3) pale centres inside follicles
+    folds: tuple[Fold, ...] = ()
+    bubbles: np.ndarray = field(default_factory=_no_circles)  # (K, 3) air bubbles under the cover slip
+    illumination_field: np.ndarray | None = None  # coarse gain field on the _PLAN_UM grid (None: even)
 
     @property
     def plan_px(self) -> float:
@@ -114,58 +141,108 @@ def _sample_points(allowed: np.ndarray, clearance_px: float, mpp: float, rng, co
     return (np.stack([cols[pick], rows[pick]], axis=1) + 0.5 + jitter) * _PLAN_UM / mpp
 
 
+def _diameter(kind: SlideLabel, spec: CohortSpec, rng) -> float:
+    """A lesion diameter (mm) for ``kind``: uniform in its band, or log-uniform over a range up to the cut-offs."""
+    lo, hi = spec.lesion_mm[kind]
+    if spec.lesions.sizes == "bands":
+        return float(rng.uniform(lo, hi))
+    a, b = lo, hi
+    if rng.random() < spec.lesions.near_cutoff_share:  # within 10% of a cut-off, on the label's side
+        windows = [(max(c * 0.9, lo), c) for c in CUTOFFS_MM if lo < c <= hi]
+        windows += [(c, min(c * 1.1, hi)) for c in CUTOFFS_MM if lo <= c < hi]
+        a, b = windows[int(rng.integers(len(windows)))]
+    d = float(np.exp(rng.uniform(np.log(a), np.log(b))))
+    floor = lo + CUTOFF_GUARD_MM if lo in CUTOFFS_MM else lo
+    ceiling = hi - CUTOFF_GUARD_MM if hi in CUTOFFS_MM else hi
+    return float(np.clip(d, floor, ceiling))
+
+
 def _lesion_sizes(label: SlideLabel, spec: CohortSpec, rng) -> list[tuple[SlideLabel, float]]:
     """The slide's main lesion plus smaller satellites (the slide label is the largest category)."""
     if label == "negative":
         return []
     lower = {"itc": ["itc"], "micro": ["itc"], "macro": ["micro", "itc"]}[label]
-    sizes: list[tuple[SlideLabel, float]] = [(label, rng.uniform(*spec.lesion_mm[label]))]
+    sizes: list[tuple[SlideLabel, float]] = [(label, _diameter(label, spec, rng))]
     for _ in range(int(rng.integers(0, 3))):
         kind = lower[int(rng.integers(len(lower)))]
-        sizes.append((kind, rng.uniform(*spec.lesion_mm[kind])))  # type: ignore[arg-type]
+        sizes.append((kind, _diameter(kind, spec, rng)))  # type: ignore[arg-type]
     return sizes
 
 
-def _lesion(label: SlideLabel, diameter_mm: float, centre_xy, mpp: float, rng) -> Lesion:
-    """An irregular lesion outline rescaled so its maximum Feret diameter is exactly ``diameter_mm``."""
+def _jagged(center_xy: np.ndarray, radii: tuple[float, float], angle: float, rng) -> np.ndarray:
+    """An infiltrative outline: the smooth blob plus high harmonics and finger-like protrusions."""
+    outline = _blob(center_xy, radii, angle, rng, n=256) - center_xy
+    phi = np.linspace(0.0, 2 * np.pi, len(outline), endpoint=False)
+    gain = np.ones_like(phi)
+    for k in range(6, 30):
+        gain += rng.uniform(0.0, 0.22) / k**0.8 * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
+    for _ in range(int(rng.integers(3, 8))):  # fingers reaching into the node
+        centre, width = rng.uniform(0, 2 * np.pi), rng.uniform(0.04, 0.12)
+        gap = np.angle(np.exp(1j * (phi - centre)))
+        gain += rng.uniform(0.2, 0.5) * np.exp(-0.5 * (gap / width) ** 2)
+    return center_xy + outline * np.clip(gain, 0.35, None)[:, None]
+
+
+def _lesion(label: SlideLabel, diameter_mm: float, centre_xy, mpp: float, rng, spec: CohortSpec):
+    """A lesion whose outline's maximum Feret diameter is exactly ``diameter_mm``, and its explicit cells.
+
+    Solid lesions are filled with tumour when rendered (their cell table is empty); a scattered ITC's cells are
+    explicit rows and its outline, the convex hull around them, is what the annotation holds.
+    """
     radius = diameter_mm * 1000 / mpp / 2
-    outline = _blob(np.asarray(centre_xy), (radius, radius * rng.uniform(0.55, 0.9)), rng.uniform(0, np.pi), rng)
+    if label == "itc" and spec.lesions.itc_style == "scattered":
+        outline, cells = scattered_itc(2 * radius, np.asarray(centre_xy), mpp, spec.lesions, rng)
+        return Lesion(label, outline, (), float(max_feret_diameter(outline) * mpp / 1000), len(cells)), cells
+    shape = _jagged if label == "micro" and spec.lesions.micro_border == "infiltrative" else _blob
+    outline = shape(np.asarray(centre_xy), (radius, radius * rng.uniform(0.55, 0.9)), rng.uniform(0, np.pi), rng)
     outline = centre_xy + (outline - centre_xy) * (2 * radius / max_feret_diameter(outline))
     cutouts = ()
     if label == "macro" and rng.random() < 0.5:
         hole_r = radius * rng.uniform(0.1, 0.2)
         cutouts = (_blob(np.asarray(centre_xy) + rng.uniform(-0.2, 0.2, 2) * radius, (hole_r, hole_r * 0.7), 0.0, rng),)
-    return Lesion(label, outline, cutouts, float(max_feret_diameter(outline) * mpp / 1000))
+    return Lesion(label, outline, cutouts, float(max_feret_diameter(outline) * mpp / 1000)), empty_cells()
 
 
-def _place_lesions(label, spec, tissue, size_wh, mpp, rng) -> tuple[Lesion, ...]:
+def sinus_band(tissue_mask: np.ndarray) -> np.ndarray:
+    """The subcapsular sinus on the planning grid: tissue between 20 and 250 um under a section's edge."""
+    depth = cv2.distanceTransform(np.pad(tissue_mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1] * _PLAN_UM
+    return (depth > _SINUS_UM[0]) & (depth < _SINUS_UM[1])
+
+
+def _place_lesions(label, spec, tissue, size_wh, mpp, rng) -> tuple[tuple[Lesion, ...], np.ndarray]:
     """Place each lesion where its whole outline lies inside tissue, clear of the other lesions."""
-    free = cv2.erode(_plan_mask(size_wh, mpp, tissue).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    inside = _plan_mask(size_wh, mpp, tissue)
+    free = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    sinus = sinus_band(inside)
     lesions: list[Lesion] = []
+    cells = [empty_cells()]
     for kind, diameter in _lesion_sizes(label, spec, rng):
-        lesion = _fit_lesion(kind, diameter, free, size_wh, mpp, rng)
+        scattered = kind == "itc" and spec.lesions.itc_style == "scattered"
+        where = free & sinus if scattered and rng.random() < spec.lesions.sinus_share else free
+        lesion, lesion_cells = _fit_lesion(kind, diameter, where, size_wh, mpp, rng, spec)
         if lesion is None:
             if not lesions:
                 raise ValueError(f"a {diameter:.2f} mm {kind} lesion does not fit the tissue; raise slide_size_mm")
             continue  # a satellite that finds no room is dropped
         lesions.append(lesion)
+        cells.append(lesion_cells)
         grown = cv2.dilate(
             _plan_mask(size_wh, mpp, [lesion.vertices_xy]).astype(np.uint8),
             np.ones((3, 3), np.uint8),
             iterations=int(np.ceil(_LESION_GAP_UM / _PLAN_UM)),
         )
         free &= ~grown.astype(bool)
-    return tuple(lesions)
+    return tuple(lesions), np.concatenate(cells)
 
 
-def _fit_lesion(kind, diameter_mm, free, size_wh, mpp, rng, tries: int = 40) -> Lesion | None:
+def _fit_lesion(kind, diameter_mm, free, size_wh, mpp, rng, spec, tries: int = 40):
     """Try random spots (with room for the lesion's short axis) until an outline falls wholly in ``free``."""
     radius = diameter_mm * 1000 / mpp / 2
     for spot in _sample_points(free, radius * 0.5, mpp, rng, tries):
-        lesion = _lesion(kind, diameter_mm, spot, mpp, rng)
+        lesion, cells = _lesion(kind, diameter_mm, spot, mpp, rng, spec)
         if not (_plan_mask(size_wh, mpp, [lesion.vertices_xy]) & ~free).any():
-            return lesion
-    return None
+            return lesion, cells
+    return None, empty_cells()
 
 
 def _circles(mask: np.ndarray, mpp: float, rng, count: int, radius_um: tuple[float, float]) -> np.ndarray:
@@ -183,8 +260,106 @@ def _pen_strokes(size_wh, mpp, rng) -> tuple[PenStroke, ...]:
     return (PenStroke(points, rng.uniform(60, 150) / mpp, colours[int(rng.integers(3))]),)
 
 
+def centre_stains(spec: CohortSpec, index: int, rng: np.random.Generator | None = None) -> Centre:
+    """The centre's stains in this preset: :data:`CAMELYON17_CENTRES`' shifted by ``centre_shift.spread``.
+
+    The shift of a centre is the same for every slide and seed (it is the centre's habit); with ``rng``, the
+    slide's own ``slide_jitter`` is added on top.
+    """
+    centre, shift = spec.centre(index), spec.centre_shift
+    for spread, generator in ((shift.spread, np.random.default_rng((7919, index))), (shift.slide_jitter, rng)):
+        if spread <= 0 or generator is None:
+            continue
+        strength = tuple(float(v) for v in np.asarray(centre.stain_strength) * np.exp(generator.normal(0, spread, 2)))
+        vectors = []
+        for vector in (centre.hematoxylin_rgb, centre.eosin_rgb):
+            v = np.asarray(vector)
+            moved = np.clip(v + generator.normal(0, 0.3 * spread, 3), 0.05, None)
+            vectors.append(tuple(float(x) for x in moved * np.linalg.norm(v) / np.linalg.norm(moved)))
+        centre = replace(centre, hematoxylin_rgb=vectors[0], eosin_rgb=vectors[1], stain_strength=strength)
+    return centre
+
+
+def _mimics(spec: CohortSpec, healthy: np.ndarray, sinus: np.ndarray, mpp: float, rng) -> tuple[np.ndarray, ...]:
+    """Germinal-centre follicles (outer circles, pale centres) and the cells of histiocytes and venules."""
+    area_mm2 = healthy.sum() * (_PLAN_UM / 1000) ** 2
+    mimics = spec.mimics
+    follicles = _circles(healthy, mpp, rng, rng.poisson(mimics.germinal_centres_per_mm2 * area_mm2), (150, 320))
+    centres = follicles.copy()
+    centres[:, 2] *= rng.uniform(0.5, 0.7, len(centres))
+    cells = [empty_cells()]
+    n_groups = rng.poisson(mimics.histiocyte_clusters_per_mm2 * area_mm2)
+    in_sinus = rng.random(n_groups) < 0.7  # sinus histiocytosis: most groups lie in the sinus
+    for where, count in ((healthy & sinus, int(in_sinus.sum())), (healthy, int((~in_sinus).sum()))):
+        for spot in _sample_points(where, 40 / mpp, mpp, rng, count):
+            cells.append(
+                histiocyte_cluster(spot, int(rng.integers(*mimics.histiocytes_per_cluster, endpoint=True)), mpp, rng)
+            )
+    for spot in _sample_points(healthy, 30 / mpp, mpp, rng, rng.poisson(mimics.hev_per_mm2 * area_mm2)):
+        cells.append(venule(spot, mpp, rng))
+    return follicles, centres, np.concatenate(cells)
+
+
+def _folds(tissue, size_wh, mpp, rng) -> tuple[Fold, ...]:
+    """A fold across one section: a gently curved band 40-150 um wide, 0.5-2 mm long."""
+    inside = _plan_mask(size_wh, mpp, tissue)
+    start = _sample_points(inside, 0.0, mpp, rng, 1)
+    if not len(start):
+        return ()
+    heading, length = rng.uniform(0, 2 * np.pi), rng.uniform(500, 2000) / mpp
+    turns = heading + np.cumsum(rng.normal(0, 0.25, 6))
+    steps = np.stack([np.cos(turns), np.sin(turns)], axis=1) * length / 6
+    return (Fold(np.concatenate([start, start + np.cumsum(steps, axis=0)]), rng.uniform(40, 150) / mpp),)
+
+
+def _smooth_field(shape: tuple[int, ...], sigma_um: float, rng) -> np.ndarray:
+    """A smooth random field in [0, 1] on the planning grid."""
+    values = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), sigma_um / _PLAN_UM)
+    return (values - values.min()) / max(float(np.ptp(values)), 1e-6)
+
+
+def _artefacts(spec: CohortSpec, tissue, size_wh, mpp, field_shape, rng):
+    """Folds, air bubbles and the illumination gain field of a slide (the ``artefacts`` knobs)."""
+    knobs = spec.artefacts
+    folds = _folds(tissue, size_wh, mpp, rng) if rng.random() < knobs.fold_probability else ()
+    bubbles = np.zeros((0, 3))
+    if rng.random() < knobs.bubble_probability:
+        everywhere = np.ones(_plan_mask(size_wh, mpp, tissue).shape, bool)
+        bubbles = _circles(everywhere, mpp, rng, int(rng.integers(1, 4)), (120, 500))
+    gain = None
+    if knobs.illumination > 0:
+        gain = 1 + knobs.illumination * (2 * _smooth_field(field_shape, _ILLUMINATION_SIGMA_UM, rng) - 1)
+    return folds, bubbles, gain
+
+
+def _blur_zones(spec: CohortSpec, healthy, mpp, rng) -> np.ndarray:
+    """Out-of-focus zones (x, y, radius, sigma), on a share ``blur_probability`` of the slides."""
+    if not rng.random() < spec.blur_probability:
+        return np.zeros((0, 4))
+    lo, hi = spec.artefacts.blur_zones
+    zones = _circles(healthy, mpp, rng, int(rng.integers(lo, hi + 1)) if hi > lo else lo, (300, 700))
+    sigma = rng.uniform(2.5, 5.0, len(zones)) if len(zones) > 1 else np.full(len(zones), rng.uniform(2.5, 5.0))
+    return np.column_stack([zones, sigma / mpp])
+
+
+def _layout(label: SlideLabel, spec: CohortSpec, mpp: float, seed: int):
+    """Slide size, tissue sections and lesions, redrawn (deterministically) until the lesions fit."""
+    for attempt in range(_ATTEMPTS):
+        rng = np.random.default_rng((seed, attempt))
+        size_mm = np.asarray(spec.slide_size_mm) * rng.uniform(0.9, 1.1, 2)
+        size_wh = (int(size_mm[0] * 1000 / mpp), int(size_mm[1] * 1000 / mpp))
+        tissue = _tissue(spec, size_wh, label == "macro", rng)
+        try:
+            lesions, cells = _place_lesions(label, spec, tissue, size_wh, mpp, rng)
+            return rng, size_wh, tissue, lesions, cells
+        except ValueError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def plan_scene(name: str, label: SlideLabel, spec: CohortSpec, centre_index: int, seed: int) -> SlideScene:
-    """Lay out a slide of the given label: tissue, lesions, follicles, fat, blur, pen marks and debris.
+    """Lay out a slide of the given label: tissue, lesions, mimics, fat, artefacts, pen marks and debris.
 
     Args:
         name: slide name (file stem).
@@ -194,44 +369,46 @@ def plan_scene(name: str, label: SlideLabel, spec: CohortSpec, centre_index: int
         seed: seed of everything random about this slide.
     """
     mpp = spec.centre_mpp(centre_index)
-    for attempt in range(_ATTEMPTS):  # a layout whose lesions do not fit is drawn again, deterministically
-        rng = np.random.default_rng((seed, attempt))
-        size_mm = np.asarray(spec.slide_size_mm) * rng.uniform(0.9, 1.1, 2)
-        size_wh = (int(size_mm[0] * 1000 / mpp), int(size_mm[1] * 1000 / mpp))
-        tissue = _tissue(spec, size_wh, label == "macro", rng)
-        try:
-            lesions = _place_lesions(label, spec, tissue, size_wh, mpp, rng)
-            break
-        except ValueError:
-            if attempt == _ATTEMPTS - 1:
-                raise
-    healthy = _plan_mask(size_wh, mpp, tissue) & ~_plan_mask(size_wh, mpp, [ls.vertices_xy for ls in lesions])
+    rng, size_wh, tissue, lesions, itc_cells = _layout(label, spec, mpp, seed)
+    inside = _plan_mask(size_wh, mpp, tissue)
+    healthy = inside & ~_plan_mask(size_wh, mpp, [ls.vertices_xy for ls in lesions])
     area_mm2 = healthy.sum() * (_PLAN_UM / 1000) ** 2
     follicles = _circles(healthy, mpp, rng, rng.poisson(spec.follicles_per_mm2 * area_mm2), (120, 300))
     fat = _circles(healthy, mpp, rng, rng.poisson(spec.fat_holes_per_mm2 * area_mm2), (25, 90))
-    blur = np.zeros((0, 4))
-    if rng.random() < spec.blur_probability:
-        zone = _circles(healthy, mpp, rng, 1, (300, 700))
-        blur = np.column_stack([zone, np.full(len(zone), rng.uniform(2.5, 5.0) / mpp)])
-    background = ~_plan_mask(size_wh, mpp, tissue)
+    blur = _blur_zones(spec, healthy, mpp, rng)
+    background = ~inside
     debris = _circles(background, mpp, rng, int(rng.integers(*spec.debris_per_slide, endpoint=True)), (6, 25))
     pen = _pen_strokes(size_wh, mpp, rng) if rng.random() < spec.pen_probability else ()
     field_shape = tuple(int(np.ceil(s * mpp / _PLAN_UM)) + 2 for s in size_wh[::-1])
-    cortex = cv2.GaussianBlur(rng.random(field_shape).astype(np.float32), (0, 0), 300 / _PLAN_UM)
-    cortex = (cortex - cortex.min()) / max(float(np.ptp(cortex)), 1e-6)
+    cortex = _smooth_field(field_shape, 300, rng)
+    hard = np.random.default_rng((seed, 1))  # the hard knobs draw from their own stream: the demo stays as it was
+    clear = healthy & ~_plan_mask(size_wh, mpp, [], follicles) if len(follicles) else healthy
+    secondary, germinal, mimic_cells = _mimics(spec, clear, sinus_band(inside), mpp, hard)
+    folds, bubbles, gain = _artefacts(spec, tissue, size_wh, mpp, field_shape, hard)
     return SlideScene(
         name,
         label,
         size_wh,
         mpp,
         seed,
-        spec.centre(centre_index),
+        centre_stains(spec, centre_index, hard),
         tissue,
         lesions,
-        follicles,
+        np.concatenate([follicles, secondary]),
         fat,
         blur,
         debris,
         pen,
         cortex,
+        tumour_nuclei={
+            "density": (spec.lesions.tumour_density_per_mm2,) * 2,
+            "radius": spec.lesions.tumour_radius_um,
+            "aspect": (1.0, 1.7),
+            "ink": spec.lesions.tumour_ink,
+        },
+        cells=np.concatenate([itc_cells, mimic_cells]),
+        germinal_centres=germinal,
+        folds=folds,
+        bubbles=bubbles,
+        illumination_field=gain,
     )

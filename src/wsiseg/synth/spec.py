@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from wsiseg.labels import PatientStage
 from wsiseg.slide.writer import MppStorage
@@ -74,6 +75,135 @@ CAMELYON17_STAGE_COUNTS: dict[PatientStage, int] = {
 }
 
 
+#: The cut-offs (mm) between the size classes: itc < 0.2 < micro < 2.0 < macro.
+CUTOFFS_MM = (0.2, 2.0)
+#: Guard (mm, a pixel or two) that keeps a lesion drawn "at" a cut-off strictly on its label's side.
+CUTOFF_GUARD_MM = 0.002
+
+
+@dataclass(frozen=True)
+class LesionLook:
+    """How metastases are drawn (the ``hard`` preset's lesion knobs; the defaults are the demo's look).
+
+    Attributes:
+        sizes: ``bands``: the main lesion's diameter is uniform in :attr:`CohortSpec.lesion_mm`, whose ranges
+            keep clear of the cut-offs; ``continuous``: log-uniform over ranges that touch the cut-offs.
+        near_cutoff_share: ``continuous`` only: share of lesions drawn within 10% of a cut-off, on their
+            label's side (ITC 0.18-0.2 mm, micro 0.2-0.22 or 1.8-2.0 mm, macro 2.0-2.2 mm).
+        itc_style: ``disc``: an ITC is a small compact lesion; ``scattered``: single tumour cells and loose
+            clusters of fewer than 200 cells among the lymphocytes, annotated by the outline around them.
+        itc_cells: (min, max) tumour cells of a scattered ITC (log-uniform; capped by what fits its size).
+        sinus_share: share of scattered ITCs placed in the subcapsular sinus (a band under the section's edge).
+        micro_border: ``smooth`` or ``infiltrative`` (jagged outlines with finger-like protrusions).
+        tumour_radius_um: (min, max) tumour nucleus radius.
+        tumour_ink: (min, max) hematoxylin load of a tumour nucleus (lymphocytes: 1.0-1.4).
+        tumour_density_per_mm2: tumour nuclei per mm^2 inside a lesion.
+    """
+
+    sizes: Literal["bands", "continuous"] = "bands"
+    near_cutoff_share: float = 0.0
+    itc_style: Literal["disc", "scattered"] = "disc"
+    itc_cells: tuple[int, int] = (1, 150)
+    sinus_share: float = 0.5
+    micro_border: Literal["smooth", "infiltrative"] = "smooth"
+    tumour_radius_um: tuple[float, float] = (4.5, 8.5)
+    tumour_ink: tuple[float, float] = (0.6, 1.1)
+    tumour_density_per_mm2: float = 3200.0
+
+    def __post_init__(self) -> None:
+        """Validate the choices and ranges."""
+        for name in ("itc_cells", "tumour_radius_um", "tumour_ink"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.sizes not in ("bands", "continuous") or self.itc_style not in ("disc", "scattered"):
+            raise ValueError(f"sizes is bands | continuous, itc_style disc | scattered; got {self}")
+        if self.micro_border not in ("smooth", "infiltrative"):
+            raise ValueError(f"micro_border is smooth | infiltrative, got {self.micro_border!r}")
+        if not (1 <= self.itc_cells[0] <= self.itc_cells[1] < 200):
+            raise ValueError(f"itc_cells must lie in 1..199 (an ITC has fewer than 200 cells), got {self.itc_cells}")
+        if not 0 <= self.near_cutoff_share <= 1 or not 0 <= self.sinus_share <= 1:
+            raise ValueError("near_cutoff_share and sinus_share are fractions in [0, 1]")
+
+
+@dataclass(frozen=True)
+class Mimics:
+    """Benign look-alikes of tumour, each at a rate per mm^2 of tissue (0: none, the demo's default).
+
+    Attributes:
+        histiocyte_clusters_per_mm2: groups of sinus histiocytes (large pale nuclei in abundant pink cytoplasm).
+        histiocytes_per_cluster: (min, max) cells per group.
+        germinal_centres_per_mm2: secondary follicles: a dense mantle around a pale germinal centre of large
+            centroblast nuclei.
+        hev_per_mm2: high endothelial venules: rings of plump endothelial nuclei around a lumen with red cells.
+    """
+
+    histiocyte_clusters_per_mm2: float = 0.0
+    histiocytes_per_cluster: tuple[int, int] = (4, 30)
+    germinal_centres_per_mm2: float = 0.0
+    hev_per_mm2: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Validate the rates."""
+        object.__setattr__(self, "histiocytes_per_cluster", tuple(self.histiocytes_per_cluster))
+        if min(self.histiocyte_clusters_per_mm2, self.germinal_centres_per_mm2, self.hev_per_mm2) < 0:
+            raise ValueError(f"mimic rates are per mm^2 and must be >= 0, got {self}")
+
+
+@dataclass(frozen=True)
+class CentreShift:
+    """How far the centres' staining departs from :data:`CAMELYON17_CENTRES` (0: exactly those).
+
+    Attributes:
+        spread: log-normal SD of each centre's stain strengths, and 0.3x it the SD added to its stain vectors
+            (0.25 spreads the centres' mean tissue colours over ~40 grey levels, as the five real centres differ).
+        slide_jitter: the same, per slide, around its centre's stains.
+    """
+
+    spread: float = 0.0
+    slide_jitter: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Validate the spreads."""
+        if self.spread < 0 or self.slide_jitter < 0:
+            raise ValueError(f"stain spreads must be >= 0, got {self}")
+
+
+@dataclass(frozen=True)
+class Artefacts:
+    """Preparation and scanning artefacts beyond the demo's pen marks, blur and debris (0: none).
+
+    Attributes:
+        fold_probability: chance a slide has a tissue fold (a band of doubled, darker tissue).
+        bubble_probability: chance a slide has air bubbles (dark rims, paler inside).
+        illumination: amplitude of uneven illumination (a smooth gain field of 1 +- this over the slide).
+        blur_zones: (min, max) out-of-focus patches on a slide that has blur.
+    """
+
+    fold_probability: float = 0.0
+    bubble_probability: float = 0.0
+    illumination: float = 0.0
+    blur_zones: tuple[int, int] = (1, 1)
+
+    def __post_init__(self) -> None:
+        """Validate the probabilities."""
+        object.__setattr__(self, "blur_zones", tuple(self.blur_zones))
+        if not (0 <= self.fold_probability <= 1 and 0 <= self.bubble_probability <= 1 and 0 <= self.illumination < 1):
+            raise ValueError(f"artefact probabilities are in [0, 1] and illumination in [0, 1), got {self}")
+
+
+def _record(kind: type, value: Any) -> Any:
+    """``value`` as a ``kind`` record (YAML gives mappings)."""
+    return value if isinstance(value, kind) else kind(**dict(value or {}))
+
+
+#: The knob groups of :class:`CohortSpec` and their record types.
+KNOB_GROUPS: dict[str, type] = {
+    "lesions": LesionLook,
+    "mimics": Mimics,
+    "centre_shift": CentreShift,
+    "artefacts": Artefacts,
+}
+
+
 @dataclass(frozen=True)
 class CohortSpec:
     """A synthetic cohort preset (``conf/synth/*.yaml``); all sizes physical, in millimetres.
@@ -86,7 +216,8 @@ class CohortSpec:
         slide_size_mm: (width, height) of the scanned area; each slide varies it by +-10%.
         tissue_pieces: (min, max) tissue sections per slide.
         tissue_fill: fraction of a piece's slot its ellipse spans (lower: more background).
-        lesion_mm: longest-diameter ranges per label, kept clear of the 0.2 / 2.0 mm cut-offs.
+        lesion_mm: longest-diameter ranges per label: clear of the 0.2 / 2.0 mm cut-offs with
+            ``lesions.sizes=bands``, touching them with ``continuous``.
         follicles_per_mm2: lymphoid follicles (dense small nuclei) per mm^2 of tissue, a tumour look-alike.
         fat_holes_per_mm2: fat vacuoles per mm^2 of tissue.
         pen_probability: chance a slide carries a pen mark.
@@ -97,6 +228,10 @@ class CohortSpec:
         camelyon16_tumor: CAMELYON16-style ``tumor_NNN.tif`` slides (groups ``_0``/``_1``/``_2``).
         camelyon16_normal: CAMELYON16-style ``normal_NNN.tif`` slides.
         stage_counts: relative patient-stage frequencies.
+        lesions: how metastases look (:class:`LesionLook`).
+        mimics: benign tumour look-alikes (:class:`Mimics`).
+        centre_shift: stain differences between and within centres (:class:`CentreShift`).
+        artefacts: folds, bubbles, uneven illumination, blur zones (:class:`Artefacts`).
     """
 
     name: str
@@ -119,18 +254,38 @@ class CohortSpec:
     camelyon16_tumor: int = 0
     camelyon16_normal: int = 0
     stage_counts: dict[str, int] = field(default_factory=lambda: dict(CAMELYON17_STAGE_COUNTS))
+    lesions: LesionLook = field(default_factory=LesionLook)
+    mimics: Mimics = field(default_factory=Mimics)
+    centre_shift: CentreShift = field(default_factory=CentreShift)
+    artefacts: Artefacts = field(default_factory=Artefacts)
 
     def __post_init__(self) -> None:
-        """Normalise containers coming from YAML (lists) into tuples and validate ranges."""
+        """Normalise containers coming from YAML (lists, mappings) into tuples and records; validate ranges."""
         for name in ("slide_size_mm", "tissue_pieces", "debris_per_slide"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "lesion_mm", {k: tuple(v) for k, v in dict(self.lesion_mm).items()})
         object.__setattr__(self, "stage_counts", dict(self.stage_counts))
+        for name, kind in KNOB_GROUPS.items():
+            object.__setattr__(self, name, _record(kind, getattr(self, name)))
         if not 1 <= self.n_centres <= len(CAMELYON17_CENTRES):
             raise ValueError(f"n_centres must be 1..{len(CAMELYON17_CENTRES)}, got {self.n_centres}")
         itc, micro, macro = (self.lesion_mm[k] for k in ("itc", "micro", "macro"))
-        if not (itc[1] < 0.2 < micro[0] and micro[1] < 2.0 < macro[0]):
-            raise ValueError(f"lesion sizes must respect the 0.2 / 2.0 mm cut-offs, got {self.lesion_mm}")
+        if self.lesions.sizes == "bands" and not (itc[1] < 0.2 < micro[0] and micro[1] < 2.0 < macro[0]):
+            raise ValueError(f"lesion sizes must keep clear of the 0.2 / 2.0 mm cut-offs, got {self.lesion_mm}")
+        if not (0 < itc[0] < itc[1] <= 0.2 <= micro[0] < micro[1] <= 2.0 <= macro[0] < macro[1]):
+            raise ValueError(f"lesion sizes must stay on their side of the 0.2 / 2.0 mm cut-offs, got {self.lesion_mm}")
+
+    def record(self) -> dict[str, Any]:
+        """The preset as JSON-ready values; knob groups left at their defaults are omitted (older cohorts match)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in KNOB_GROUPS:
+                if value == KNOB_GROUPS[f.name]():
+                    continue
+                value = {g.name: getattr(value, g.name) for g in fields(value)}
+            out[f.name] = value
+        return out
 
     def centre(self, index: int) -> Centre:
         """The centre of index ``index`` (0-based)."""
