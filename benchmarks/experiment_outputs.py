@@ -101,7 +101,8 @@ def save_png(rows: Sequence[VariantSummary], path: Path) -> None:
         low = [v - ci.low if ci and math.isfinite(ci.low) else 0 for v, ci in zip(values, cis, strict=True)]
         high = [ci.high - v if ci and math.isfinite(ci.high) else 0 for v, ci in zip(values, cis, strict=True)]
         ax.barh(names, [0 if math.isnan(v) else v for v in values], xerr=[low, high], color="#4c72b0", capsize=3)
-        ax.set_xlim(min([0.0, *(v - d for v, d in zip(values, low, strict=True) if math.isfinite(v))]), 1.05)
+        lowest = min([0.0, *(v - d for v, d in zip(values, low, strict=True) if math.isfinite(v))])
+        ax.set_xlim(lowest - 0.05 if lowest < 0 else 0.0, 1.05)
         ax.set_title(title, fontsize=10)
         if math.isfinite(values[0]):
             ax.axvline(values[0], color="grey", lw=0.8, ls="--")  # the baseline
