@@ -8,7 +8,7 @@ from pathlib import Path
 
 import experiments
 import pytest
-from experiment_cells import Common, Variant, execute, load_table, plan, run_steps, select, unique_steps
+from experiment_cells import Common, Outcome, Variant, execute, load_table, plan, run_steps, select, unique_steps
 from experiment_outputs import write_outputs
 from experiment_table import aggregate, read_cell
 
@@ -253,3 +253,16 @@ def test_the_quick_table_end_to_end(tmp_path):
     assert Counter(name.split("-")[0] for name in steps) == {"synth": 1, "train": 4, "predict": 4, "stage": 6}
     table = list(csv.DictReader((tmp_path / "table.csv").read_text().splitlines()))
     assert len(table) == 3 and (tmp_path / "table.png").is_file() and (tmp_path / "table.md").is_file()
+
+
+def test_the_time_left_comes_from_measured_step_times(tmp_path):
+    cells = plan(select(VARIANTS, ["XGBoost"], quick=False), [0], Common(), tmp_path, python="py")
+    steps = unique_steps(cells)
+    for step, wall_s in zip(steps[:2], (100.0, 50.0), strict=False):  # the cohort and the model, from an earlier run
+        step.folder.mkdir(parents=True)
+        step.done_file.write_text(json.dumps({"wall_s": wall_s}))
+    progress = experiments.Progress(cells, steps)
+    assert progress.time_left() == 3 * 75.0  # heatmaps and two stagings, unmeasured kinds at the mean of all
+    progress(Outcome(steps[3], "done", 10.0, 0))
+    assert progress.time_left() == pytest.approx(160 / 3 + 10.0) and progress.bar.n == 1  # a cell is done
+    progress.close()
