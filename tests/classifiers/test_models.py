@@ -78,3 +78,18 @@ def test_same_seed_same_predictions(make):
     c = FeatureClassifier(make(1)).fit(rows, labels).predict_proba(test_rows)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)  # the seed matters, so the equality above is not vacuous
+
+
+def test_excluded_feature_patterns_are_left_out_of_the_fit(tmp_path):
+    rows, labels = slides(10, 0)
+    rows = [r | {"t50_negative_density": 0.5, "t90_negative_density": 0.1} for r in rows]
+    model = FeatureClassifier(RandomForestClassifier(n_estimators=10, random_state=0), exclude_features=["*_density"])
+    model.fit(rows, labels)
+    assert model.features == ["noise", "t50_largest_feret_mm", "t90_n_regions"]
+    assert FeatureClassifier.load(model.save(tmp_path / "c.joblib")).features == model.features
+    without = [{k: v for k, v in r.items() if not k.endswith("_density")} for r in rows]
+    assert model.predict(without) == model.predict(rows)  # the excluded columns are not even read
+    named = FeatureClassifier(RandomForestClassifier(n_estimators=10), ["noise", "t90_n_regions"], ["t9*"])
+    assert named.fit(rows, labels).features == ["noise"]
+    with pytest.raises(ValueError, match="no feature left"):
+        FeatureClassifier(RandomForestClassifier(), exclude_features=["*"]).fit(rows, labels)

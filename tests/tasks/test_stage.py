@@ -104,3 +104,14 @@ def test_rule_baseline_and_held_out_patients_from_the_checkpoint(cohort, tmp_pat
     assert report.parts["test"].staging.n == 5 and report.fit_slides == 75
     assert "test" in result.kappa and (tmp_path / "rule" / "confusion_patient_test.png").is_file()
     assert not (tmp_path / "rule" / "classifier.joblib").exists()  # nothing learnt, nothing saved
+    # report.json: the held-out patients' stages, and the kappa's bootstrap CI around the official kappa
+    data = json.loads((tmp_path / "rule" / "report.json").read_text())
+    held_out = sorted(p for p, part in split.items() if part == "test")
+    assert [row["patient"] for row in data["patients"]["test"]] == held_out
+    truth = {p.patient: p.stage for p in read_stage_labels(labels / "stage_labels.csv")}
+    assert [row["reference"] for row in data["patients"]["test"]] == [truth[p] for p in held_out]
+    submitted = {p.patient: p.stage for p in read_stage_labels(tmp_path / "rule" / "submission.csv")}
+    assert [row["predicted"] for row in data["patients"]["test"]] == [submitted[p] for p in held_out]
+    ci = data["kappa_ci"]["test"]
+    assert ci["estimate"] == pytest.approx(result.kappa["test"]) and ci["n_boot"] == 2000
+    assert ci["low"] <= result.kappa["test"] <= ci["high"] <= 1.0

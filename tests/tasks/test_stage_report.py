@@ -7,25 +7,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wsiseg.evaluation import DetectionResult, FrocResult, class_report
+from wsiseg.evaluation import BootstrapCI, DetectionResult, FrocResult, class_report
 from wsiseg.features import FeatureSpec
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS
-from wsiseg.tasks.stage_record import PartScores, Pictures, StageReport, StagingScores, TrainingRun
+from wsiseg.tasks.stage_record import PartScores, PatientScore, Pictures, StageReport, StagingScores, TrainingRun
 from wsiseg.tasks.stage_report import log_summary, markdown_report, terminal_report, write_reports
 
 
 @pytest.fixture
 def report(tmp_path):
-    """Held-out part: 3 slides (2 right), 2 patients (kappa 0.9 given); CV part: slides only; a FROC of 0.75."""
+    """Held-out part: 3 slides (2 right), 2 patients (kappa 0.9 given, CI 0.8-1); CV part: slides only; FROC 0.75."""
     slides = class_report(["negative", "macro", "macro"], ["negative", "macro", "itc"], SLIDE_LABELS)
     stages = class_report(["pN0", "pN1"], ["pN0", "pN1mi"], PN_STAGES)
     cv = class_report(["itc"], ["itc"], SLIDE_LABELS)
     at = dict.fromkeys((0.25, 0.5, 1.0, 2.0, 4.0, 8.0), 0.75)
     curve = FrocResult(np.array([1.0, 0.0]), np.array([1.0, 0.0]), 0.75, at, n_slides=3, n_lesions=2)
+    ci = BootstrapCI(0.9, 0.8, 1.0, 0.05, 2000, 3, 0.95)
+    pairs = (PatientScore("patient_000", "pN0", "pN0"), PatientScore("patient_001", "pN1", "pN1mi"))
     (tmp_path / "tb").mkdir()
     return StageReport(
         "heatmaps/", 3, 2, 7, "FeatureClassifier", FeatureSpec(), tmp_path / "submission.csv",
-        {"test": PartScores(slides, StagingScores(stages, 0.9, 2)), "cv": PartScores(cv)},
+        {"test": PartScores(slides, StagingScores(stages, 0.9, 2, ci, pairs)), "cv": PartScores(cv)},
         DetectionResult(3, auc_max_prob=0.5, curve=curve), Pictures(gallery="g.png"),
         TrainingRun(Path("m.ckpt"), tmp_path / "tb"),
     )  # fmt: skip
@@ -34,7 +36,8 @@ def report(tmp_path):
 def test_the_json_keeps_the_report_layout(report):
     data = json.loads(report.to_json())
     assert list(data) == ["heatmaps", "slides", "patients_staged", "fit_slides", "classifier", "features", "submission",
-                          "kappa", "slide", "patient", "detection", "pictures", "training"]  # fmt: skip
+                          "kappa", "slide", "patient", "detection", "pictures", "training", "kappa_ci",
+                          "patients"]  # fmt: skip
     assert (data["heatmaps"], data["slides"], data["patients_staged"], data["fit_slides"]) == ("heatmaps/", 3, 2, 7)
     assert data["features"]["thresholds"] == [0.3, 0.5, 0.7, 0.9] and data["kappa"] == {"test": 0.9}
     assert list(data["slide"]) == ["test", "cv"] and list(data["patient"]) == ["test"]  # the CV part has no staging
@@ -48,11 +51,18 @@ def test_the_json_keeps_the_report_layout(report):
                                  "froc_sweep": "official"}  # fmt: skip
     assert data["pictures"] == {"gallery": "g.png"}
     assert data["training"] == {"checkpoint": "m.ckpt", "tensorboard": str(report.training.tensorboard)}
+    assert data["kappa_ci"] == {"test": {"estimate": 0.9, "low": 0.8, "high": 1.0, "se": 0.05, "n_boot": 2000,
+                                         "n_degenerate": 3, "level": 0.95}}  # fmt: skip
+    assert data["patients"] == {"test": [
+        {"patient": "patient_000", "reference": "pN0", "predicted": "pN0"},
+        {"patient": "patient_001", "reference": "pN1", "predicted": "pN1mi"},
+    ]}  # fmt: skip
 
 
 def test_markdown_log_and_terminal_render_the_same_numbers(report, tmp_path, caplog):
     md = markdown_report(report)
-    assert "## Held-out patients\n\nQuadratic-weighted kappa (CAMELYON17): **0.9000**" in md
+    ci = ", 95% CI [0.800, 1.000] (bootstrap over patients, 2000 draws, 3 undefined skipped)"
+    assert f"## Held-out patients\n\nQuadratic-weighted kappa (CAMELYON17): **0.9000**{ci}\n" in md
     assert "## Out-of-fold (cross-validation grouped by patient)\n\nSlides:" in md  # no kappa without staging
     assert md.count("Patients:") == 1 and "| macro | 1.000 | 0.500 | 0.667 | 2 |" in md
     assert "FROC score 0.7500 (2 lesions)\n- slide ROC AUC (max_prob): 0.5000\n" in md and "(classifier)" not in md
@@ -63,7 +73,7 @@ def test_markdown_log_and_terminal_render_the_same_numbers(report, tmp_path, cap
     assert "FROC 0.7500 (2 lesions); slide AUC 0.5" in caplog.text and "cv:" not in caplog.text  # no kappa: no line
     (tmp_path / "froc.png").write_bytes(b"")
     text = terminal_report(report, tmp_path).splitlines()
-    assert "held-out patients: kappa 0.9000 over 2 patients (CAMELYON17, quadratic)" in text
+    assert f"held-out patients: kappa 0.9000 over 2 patients (CAMELYON17, quadratic){ci}" in text
     recall = "negative 1.00 (1)  itc 0.00 (0)  micro 0.00 (0)  macro 0.50 (2)"
     assert f"  slide accuracy 0.667; recall per class (n): {recall}" in text
     assert "out-of-fold, fitted patients:" in text

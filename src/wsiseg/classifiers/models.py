@@ -7,6 +7,7 @@ gradient boosting, ...); ``DiameterRule`` is the training-free baseline of the C
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,11 +37,16 @@ class FeatureClassifier:
         estimator: an unfitted scikit-learn-compatible classifier (``fit``, ``predict_proba``), e.g.
             ``RandomForestClassifier(class_weight="balanced")`` or ``xgboost.XGBClassifier()``.
         features: the feature names to use (default: every feature of the first training slide).
+        exclude_features: shell-style patterns of feature names to leave out of ``features``, e.g.
+            ``["*_negative_density"]`` (the neighbourhood negative density at every threshold).
     """
 
-    def __init__(self, estimator: Any, features: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, estimator: Any, features: Sequence[str] | None = None, exclude_features: Sequence[str] | None = None
+    ) -> None:
         self.estimator = estimator
         self.features = list(features) if features is not None else None
+        self.exclude_features = list(exclude_features or [])
         self.encoder = LabelEncoder()
 
     def _matrix(self, rows: Features) -> np.ndarray:
@@ -52,8 +58,10 @@ class FeatureClassifier:
     def fit(self, rows: Features, labels: Sequence[SlideLabel], sample_weight: Sequence[float] | None = None):
         """Fit on feature dicts and slide labels; returns ``self``."""
         _check_labels(labels)
-        if self.features is None:
-            self.features = sorted(rows[0])
+        names = self.features if self.features is not None else sorted(rows[0])
+        self.features = [n for n in names if not any(fnmatchcase(n, p) for p in self.exclude_features)]
+        if not self.features:
+            raise ValueError(f"no feature left to fit on: exclude_features {self.exclude_features} removes them all")
         codes = self.encoder.fit_transform(list(labels))
         self.estimator.fit(self._matrix(rows), codes, sample_weight=sample_weight)
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score
@@ -36,11 +36,13 @@ def camelyon17_kappa(
         shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
         raise LabelError(submission_csv, f"{len(missing)} patients of the reference are missing: {shown}")
     patients = sorted(reference)
-    return float(
-        cohen_kappa_score(
-            [reference[p] for p in patients],
-            [submission[p] for p in patients],
-            labels=list(PN_STAGES),
-            weights="quadratic",
-        )
-    )
+    return stage_kappa([reference[p] for p in patients], [submission[p] for p in patients])
+
+
+def stage_kappa(reference: Sequence[str], predicted: Sequence[str]) -> float:
+    """The official quadratic-weighted kappa of two lists of pN stages (canonical spellings, one per patient).
+
+    Stages are ordered pN0 < pN0(i+) < pN1mi < pN1 < pN2. NaN (with scikit-learn's ``UndefinedMetricWarning``)
+    where the kappa is undefined: every reference and predicted stage is one and the same stage (0 / 0).
+    """
+    return float(cohen_kappa_score(list(reference), list(predicted), labels=list(PN_STAGES), weights="quadratic"))

@@ -106,6 +106,15 @@ class PicturesSchema:
 
 
 @dataclasses.dataclass
+class BootstrapSchema:
+    """``stage.yaml``'s ``bootstrap`` node (:class:`wsiseg.tasks.stage_scores.BootstrapSettings`)."""
+
+    n_boot: int = MISSING
+    level: float = MISSING
+    seed: int = MISSING
+
+
+@dataclasses.dataclass
 class StageSchema:
     """The types of ``stage.yaml``'s own keys (the values are the YAML file's); config groups stay open."""
 
@@ -123,6 +132,7 @@ class StageSchema:
     workers: int = MISSING
     froc: FrocSchema = dataclasses.field(default_factory=FrocSchema)
     pictures: PicturesSchema = dataclasses.field(default_factory=PicturesSchema)
+    bootstrap: BootstrapSchema = dataclasses.field(default_factory=BootstrapSchema)
     paths: Any = None
     tissue: Any = None
     features: Any = None

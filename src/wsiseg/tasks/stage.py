@@ -30,7 +30,7 @@ from wsiseg.tasks.instantiate import record_run
 from wsiseg.tasks.stage_holdout import heatmaps_checkpoint, load_checkpoint, mark_holdout, training_run
 from wsiseg.tasks.stage_record import Pictures, ScoredPart, SlideRow, StageReport
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
-from wsiseg.tasks.stage_scores import score_detection, score_parts, stage_complete
+from wsiseg.tasks.stage_scores import BootstrapSettings, score_detection, score_parts, stage_complete
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def run(cfg: DictConfig) -> StageResult:
     patients = stage_complete({r.heatmap.slide: r.predicted for r in rows})
     submission = write_stage_labels(out_dir / "submission.csv", patients)
     log.info("submission: %d patients -> %s", len(patients), submission)
-    parts = score_parts(rows, cfg.cohort, out_dir)
+    parts = score_parts(rows, cfg.cohort, out_dir, BootstrapSettings(**cfg.bootstrap))
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
     detection = score_detection(evaluated, cfg.froc, out_dir)
     pictures = save_pictures(evaluated, cfg.pictures, out_dir, instantiate(cfg.tissue, _convert_="all"))

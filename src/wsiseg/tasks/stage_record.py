@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from wsiseg.evaluation import ClassReport, DetectionResult
+from wsiseg.evaluation import BootstrapCI, ClassReport, DetectionResult
 from wsiseg.features import FeatureSpec, HeatmapRecord
 from wsiseg.labels import SlideLabel
 from wsiseg.sampling import SlideInfo
@@ -55,6 +55,15 @@ class SlideRow:
 
 
 @dataclass(frozen=True)
+class PatientScore:
+    """One scored patient: its reference and predicted pN stages."""
+
+    patient: str
+    reference: str
+    predicted: str
+
+
+@dataclass(frozen=True)
 class StagingScores:
     """The patients' pN stages of one scored part against the reference.
 
@@ -62,11 +71,15 @@ class StagingScores:
         patients: the class report of the stages.
         kappa: the official CAMELYON17 quadratic-weighted kappa.
         n: patients scored.
+        kappa_ci: the kappa's bootstrap interval over the patients (``None``: not computed).
+        stages: every scored patient's reference and predicted stage, in patient order.
     """
 
     patients: ClassReport
     kappa: float
     n: int
+    kappa_ci: BootstrapCI | None = None
+    stages: tuple[PatientScore, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,8 @@ class StageReport:
             "patient": {part: _with_table(s.patients) | {"n": s.n} for part, s in patients.items()},
             "detection": self.detection.as_dict(), "pictures": self.pictures.as_dict(),
             "training": self.training.as_dict(),
+            "kappa_ci": {part: s.kappa_ci.as_dict() for part, s in patients.items() if s.kappa_ci is not None},
+            "patients": {part: [asdict(p) for p in s.stages] for part, s in patients.items()},
         }  # fmt: skip
 
     def to_json(self) -> str:

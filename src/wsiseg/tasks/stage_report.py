@@ -101,7 +101,7 @@ def markdown_report(report: StageReport) -> str:
     for part, scores in report.parts.items():
         lines += [f"## {_TITLES[part][0]}", ""]
         if scores.staging is not None:
-            lines += [f"Quadratic-weighted kappa (CAMELYON17): **{scores.staging.kappa:.4f}**", ""]
+            lines += [f"Quadratic-weighted kappa (CAMELYON17): **{scores.staging.kappa:.4f}**{_ci_text(scores)}", ""]
         lines += ["Slides:", "", scores.slides.table(), ""]
         if scores.staging is not None:
             lines += ["Patients:", "", scores.staging.patients.table(), ""]
@@ -155,10 +155,19 @@ def _part_lines(part: ScoredPart, scores: PartScores) -> list[str]:
     title, slides, staging = _TITLES[part][1], scores.slides, scores.staging
     head = f"{title}:"
     if staging is not None:
-        head = f"{title}: kappa {staging.kappa:.4f} over {staging.n} patients (CAMELYON17, quadratic)"
+        head = f"{title}: kappa {staging.kappa:.4f} over {staging.n} patients (CAMELYON17, quadratic){_ci_text(scores)}"
     per_class = zip(slides.labels, slides.recall, slides.support, strict=True)
     recall = "  ".join(f"{k} {r:.2f} ({int(n)})" for k, r, n in per_class)
     return [head, f"  slide accuracy {slides.accuracy:.3f}; recall per class (n): {recall}"]
+
+
+def _ci_text(scores: PartScores) -> str:
+    """``, 95% CI [low, high] (bootstrap over patients, N draws)`` when the kappa has an interval, else ``""``."""
+    ci = scores.staging.kappa_ci if scores.staging is not None else None
+    if ci is None:
+        return ""
+    skipped = f", {ci.n_degenerate} undefined skipped" if ci.n_degenerate else ""
+    return f", {ci.level:.0%} CI [{ci.low:.3f}, {ci.high:.3f}] (bootstrap over patients, {ci.n_boot} draws{skipped})"
 
 
 def _detection_lines(report: StageReport) -> list[str]:

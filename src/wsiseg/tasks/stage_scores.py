@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -12,6 +13,7 @@ from wsiseg.evaluation import (
     DetectionResult,
     DetectionSettings,
     DetectionSlide,
+    bootstrap_kappa,
     camelyon17_kappa,
     class_report,
     detection_scores,
@@ -20,7 +22,7 @@ from wsiseg.evaluation import (
 )
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, write_stage_labels
 from wsiseg.staging import stage_complete_patients
-from wsiseg.tasks.stage_record import PartScores, ScoredPart, SlideRow, StagingScores
+from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, SlideRow, StagingScores
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,22 @@ def stage_complete(labels: Mapping[str, str]) -> list[PatientRecord]:
     return complete
 
 
-def score_parts(rows: Sequence[SlideRow], cohort: str | None, out: Path) -> dict[ScoredPart, PartScores]:
+@dataclass(frozen=True)
+class BootstrapSettings:
+    """``stage.yaml``'s ``bootstrap`` node: the held-out kappa's CI over patients (``n_boot=0``: none)."""
+
+    n_boot: int = 2000
+    level: float = 0.95
+    seed: int = 0
+
+
+def score_parts(
+    rows: Sequence[SlideRow], cohort: str | None, out: Path, bootstrap: BootstrapSettings = BootstrapSettings()
+) -> dict[ScoredPart, PartScores]:
     """Scores of the held-out predictions (``test``) and the out-of-fold ones (``cv``), where there are any.
 
     Writes the confusion matrices and ``submission_cv.csv``; patients are scored against the cohort's
-    ``stage_labels.csv`` when there is one.
+    ``stage_labels.csv`` when there is one; the held-out kappa gets its bootstrap interval (``bootstrap``).
     """
     path = Path(cohort) / "stage_labels.csv" if cohort else None
     reference = path if path is not None and path.is_file() else None
@@ -49,14 +62,19 @@ def score_parts(rows: Sequence[SlideRow], cohort: str | None, out: Path) -> dict
     out_of_fold = [r for r in rows if r.oof]
     parts: dict[ScoredPart, PartScores] = {}
     if held_out:
-        parts["test"] = _evaluate("test", held_out, [r.predicted for r in held_out], reference, out)
+        parts["test"] = _evaluate("test", held_out, [r.predicted for r in held_out], reference, out, bootstrap)
     if out_of_fold:
-        parts["cv"] = _evaluate("cv", out_of_fold, [r.oof for r in out_of_fold], reference, out)
+        parts["cv"] = _evaluate("cv", out_of_fold, [r.oof for r in out_of_fold], reference, out, bootstrap)
     return parts
 
 
 def _evaluate(
-    part: ScoredPart, rows: Sequence[SlideRow], predicted: list[str], reference: Path | None, out: Path
+    part: ScoredPart,
+    rows: Sequence[SlideRow],
+    predicted: list[str],
+    reference: Path | None,
+    out: Path,
+    bootstrap: BootstrapSettings,
 ) -> PartScores:
     """The slide report (and its picture) of one part, and its patients' scores when there is a reference."""
     slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
@@ -64,11 +82,13 @@ def _evaluate(
     if reference is None:
         return PartScores(slides)
     by_slide = {r.heatmap.slide: label for r, label in zip(rows, predicted, strict=True)}
-    return PartScores(slides, _staging(part, by_slide, reference, out))
+    return PartScores(slides, _staging(part, by_slide, reference, out, bootstrap))
 
 
-def _staging(part: ScoredPart, predicted: dict[str, str], reference: Path, out: Path) -> StagingScores | None:
-    """The predicted stages of the reference's patients: class report, official kappa, confusion picture."""
+def _staging(
+    part: ScoredPart, predicted: dict[str, str], reference: Path, out: Path, bootstrap: BootstrapSettings
+) -> StagingScores | None:
+    """The predicted stages of the reference's patients: class report, official kappa and its CI, picture."""
     truth = {p.patient: p.stage for p in read_stage_labels(reference)}
     staged = [p for p in stage_complete(predicted) if p.patient in truth]
     if not staged:
@@ -78,10 +98,15 @@ def _staging(part: ScoredPart, predicted: dict[str, str], reference: Path, out: 
         write_stage_labels(csv_path, staged)
     ids = [p.patient for p in staged]
     kappa = camelyon17_kappa(reference, csv_path, patients=ids)
-    patients = class_report([truth[p] for p in ids], [p.stage for p in staged], PN_STAGES)
+    stages = tuple(PatientScore(p.patient, truth[p.patient], p.stage) for p in staged)
+    patients = class_report([s.reference for s in stages], [s.predicted for s in stages], PN_STAGES)
     title = f"pN stages, {_TITLES[part]}, kappa {kappa:.3f}"
     save_confusion_png(patients, out / f"confusion_patient_{part}.png", title)
-    return StagingScores(patients, kappa, len(ids))
+    ci = None
+    if part == "test" and bootstrap.n_boot > 0:  # the held-out kappa (the out-of-fold one is not a final score)
+        references, predictions = [s.reference for s in stages], [s.predicted for s in stages]
+        ci = bootstrap_kappa(references, predictions, bootstrap.n_boot, bootstrap.seed, bootstrap.level)
+    return StagingScores(patients, kappa, len(ids), ci, stages)
 
 
 def score_detection(rows: Sequence[SlideRow], froc: DictConfig, out: Path) -> DetectionResult:

@@ -1,0 +1,264 @@
+"""The experiment table's cells: variants, the steps each (variant, seed) needs, shared steps, and resume.
+
+A cell (one variant, one seed) is a chain of four steps: the cohort (``synth.py``), the U-Net (``train.py``),
+its heatmaps (``predict.py``) and the staging (``stage.py``). A step is keyed by a digest of everything that
+determines its outputs: its parent's key and its own overrides (the common ones, then the variant's), plus
+the seed for training. Cells whose overrides agree up to a step share that step, e.g. every classifier
+variant of a seed uses the baseline's model and heatmaps (and so stage.py's feature cache in them).
+
+Each step runs in its own folder ``<out>/steps/<kind>[-s<seed>]-<key>/``: ``run/`` (the command's Hydra run
+folder), ``log.txt`` (its stdout and stderr) and, written only when it succeeded, ``done.json`` (command,
+overrides, wall time, return code). A step with ``done.json`` is not run again; one without starts afresh
+(its folder is cleared), except ``predict.py``, which resumes its own unfinished heatmaps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE = Path(__file__).with_name("experiments.yaml")
+#: The cohort preset, and the training experiment that reads it from ``<paths.data_dir>/hard``.
+COHORT, EXPERIMENT = "hard", "hard"
+STAGES = ("train", "predict", "stage")
+Status = Literal["done", "cached", "failed", "blocked"]
+#: Runs a command with its output to a log file in a working folder; returns the exit status.
+Launcher = Callable[[Sequence[str], Path, Path], int]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the table: its name, what it changes, and the overrides it adds to each command."""
+
+    name: str
+    description: str
+    train: tuple[str, ...] = ()
+    predict: tuple[str, ...] = ()
+    stage: tuple[str, ...] = ()
+    quick: bool = False
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Variant:
+        """A variant from a row of ``experiments.yaml`` (unknown keys are an error)."""
+        unknown = sorted(set(row) - {"name", "description", "quick", *STAGES})
+        if unknown or "name" not in row:
+            raise ValueError(f"experiments table: row {row} needs a name and takes only {sorted(cls.__annotations__)}")
+        lists = {k: tuple(str(o) for o in row.get(k) or ()) for k in STAGES}
+        return cls(str(row["name"]), str(row.get("description", "")), quick=bool(row.get("quick", False)), **lists)
+
+
+@dataclass(frozen=True)
+class Common:
+    """The overrides every cell's commands get before the variant's (``--quick`` and ``--synth-override``)."""
+
+    synth: tuple[str, ...] = ()
+    train: tuple[str, ...] = ()
+    predict: tuple[str, ...] = ()
+    stage: tuple[str, ...] = ()
+
+
+def load_table(path: Path = TABLE) -> tuple[list[Variant], dict[str, Any]]:
+    """The variants of the table (the first is the baseline) and its ``quick`` section."""
+    data = yaml.safe_load(path.read_text())
+    variants = [Variant.of(row) for row in data["variants"]]
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: variant names must be unique: {names}")
+    return variants, dict(data.get("quick") or {})
+
+
+def select(variants: Sequence[Variant], only: Iterable[str] | None, quick: bool) -> list[Variant]:
+    """The variants to run: ``only`` by name (or the ``quick`` rows), always with the baseline first."""
+    names = {v.name for v in variants}
+    wanted = set(only or ())
+    if wanted - names:
+        raise ValueError(f"unknown variants {sorted(wanted - names)}; the table has {[v.name for v in variants]}")
+    chosen = [v for v in variants if (v.name in wanted if wanted else (v.quick or not quick))]
+    return [variants[0], *[v for v in chosen if v is not variants[0]]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a cell, in its own folder, run once however many cells need it.
+
+    Attributes:
+        kind: ``synth``, ``train``, ``predict`` or ``stage``.
+        key: digest of the parent's key and the overrides that define the outputs.
+        folder: ``<out>/steps/<kind>[-s<seed>]-<key>``.
+        command: the command line (paths included).
+        overrides: the overrides that define the step (without its folders' paths).
+        seed: the cell's seed (none for the cohort).
+        needs: the step whose outputs it reads.
+    """
+
+    kind: str
+    key: str
+    folder: Path
+    command: tuple[str, ...]
+    overrides: tuple[str, ...]
+    seed: int | None = None
+    needs: Step | None = field(default=None, repr=False)
+
+    @property
+    def run_dir(self) -> Path:
+        """The command's Hydra run folder (``hydra.run.dir``)."""
+        return self.folder / "run"
+
+    @property
+    def log_file(self) -> Path:
+        """The command's stdout and stderr."""
+        return self.folder / "log.txt"
+
+    @property
+    def done_file(self) -> Path:
+        """Written when the command succeeded."""
+        return self.folder / "done.json"
+
+    def record(self) -> dict[str, Any] | None:
+        """``done.json``, or None when the step has not succeeded yet."""
+        return json.loads(self.done_file.read_text()) if self.done_file.is_file() else None
+
+    def chain(self) -> list[Step]:
+        """This step and those it needs, the first one first."""
+        return [*(self.needs.chain() if self.needs else []), self]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One variant on one seed: its staging step (whose chain is the cell's steps)."""
+
+    variant: Variant
+    seed: int
+    stage: Step
+
+    def step(self, kind: str) -> Step:
+        """The cell's step of a kind."""
+        return next(s for s in self.stage.chain() if s.kind == kind)
+
+
+def digest(*parts: Any) -> str:
+    """Ten hex digits of the SHA-1 of the parts' JSON."""
+    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()[:10]
+
+
+def _step(kind: str, parent: Step | None, seed: int | None, overrides: Sequence[str], out: Path) -> Step:
+    """A step without its command: key and folder from the parent, the seed and the defining overrides."""
+    key = digest(parent.key if parent else None, kind, seed, list(overrides))
+    name = f"{kind}-s{seed}-{key}" if seed is not None else f"{kind}-{key}"
+    return Step(kind, key, out / "steps" / name, (), tuple(overrides), seed, parent)
+
+
+def _with_command(step: Step, python: str, script: str, paths: Sequence[str]) -> Step:
+    command = (python, str(REPO / script), *paths, *step.overrides, f"hydra.run.dir={step.run_dir}")
+    return Step(step.kind, step.key, step.folder, command, step.overrides, step.seed, step.needs)
+
+
+def cohort_step(common: Common, out: Path, python: str = sys.executable) -> Step:
+    """``synth.py synth=hard`` into ``<folder>/hard``."""
+    step = _step("synth", None, None, (f"synth={COHORT}", *common.synth), out)
+    return _with_command(step, python, "synth.py", [f"out_dir={step.folder / COHORT}"])
+
+
+def plan(
+    variants: Sequence[Variant], seeds: Sequence[int], common: Common, out: Path, python: str = sys.executable
+) -> list[Cell]:
+    """Every (variant, seed) cell, seeds first, with its chain of steps (equal steps share a key and folder)."""
+    synth = cohort_step(common, out, python)
+    cohort = synth.folder / COHORT
+    cells = []
+    for seed in seeds:
+        for v in variants:
+            train = _step("train", synth, seed, (f"experiment={EXPERIMENT}", f"seed={seed}",
+                                                 f"data.split.seed={seed}", *common.train, *v.train), out)  # fmt: skip
+            train = _with_command(train, python, "train.py", [f"paths.data_dir={synth.folder}"])
+            predict = _step("predict", train, seed, (*common.predict, *v.predict), out)
+            ckpt = train.run_dir / "checkpoints" / "last.ckpt"
+            paths = [f"ckpt_path={ckpt}", f"slides={cohort}", f"out_dir={predict.folder / 'heatmaps'}"]
+            predict = _with_command(predict, python, "predict.py", paths)
+            stage = _step("stage", predict, seed, (f"seed={seed}", *common.stage, *v.stage), out)
+            paths = [f"heatmaps={predict.folder / 'heatmaps'}", f"cohort={cohort}"]
+            cells.append(Cell(v, seed, _with_command(stage, python, "stage.py", paths)))
+    return cells
+
+
+def unique_steps(cells: Iterable[Cell]) -> list[Step]:
+    """The steps of all cells once each, every step after the one it needs."""
+    steps: dict[str, Step] = {}
+    for cell in cells:
+        for step in cell.stage.chain():
+            steps.setdefault(step.folder.name, step)
+    return list(steps.values())
+
+
+def launch(command: Sequence[str], log: Path, cwd: Path) -> int:
+    """Run a command in ``cwd`` with its stdout and stderr to ``log``; its exit status."""
+    with open(log, "w") as stream:
+        return subprocess.run(list(command), stdout=stream, stderr=subprocess.STDOUT, cwd=cwd, check=False).returncode
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a step in this run: ``done`` (run now), ``cached``, ``failed`` or ``blocked``."""
+
+    step: Step
+    status: Status
+    wall_s: float = 0.0
+    returncode: int | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """The step's outputs are there."""
+        return self.status in ("done", "cached")
+
+
+def execute(step: Step, launcher: Launcher = launch) -> Outcome:
+    """Run a step unless its ``done.json`` says it succeeded; write ``done.json`` when it succeeds now."""
+    record = step.record()
+    if record is not None:
+        return Outcome(step, "cached", float(record["wall_s"]), 0)
+    if step.folder.exists() and step.kind != "predict":  # predict.py resumes its own unfinished heatmaps
+        shutil.rmtree(step.folder)
+    step.folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    returncode = launcher(step.command, step.log_file, step.folder)
+    wall_s = time.perf_counter() - start
+    if returncode != 0:
+        message = f"{step.kind} failed (exit {returncode}): {shlex.join(step.command)}\n  log: {step.log_file}"
+        return Outcome(step, "failed", wall_s, returncode, message)
+    record = {"kind": step.kind, "seed": step.seed, "overrides": list(step.overrides),
+              "command": list(step.command), "wall_s": round(wall_s, 2), "returncode": returncode}  # fmt: skip
+    temporary = step.done_file.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(temporary, step.done_file)
+    return Outcome(step, "done", wall_s, returncode)
+
+
+def run_steps(
+    steps: Sequence[Step], launcher: Launcher = launch, progress: Callable[[Outcome], None] | None = None
+) -> dict[str, Outcome]:
+    """Every step in order (by folder name); a step whose parent failed is ``blocked``, the others go on."""
+    outcomes: dict[str, Outcome] = {}
+    for step in steps:
+        parent = outcomes.get(step.needs.folder.name) if step.needs else None
+        if parent is not None and not parent.ok:
+            outcome = Outcome(step, "blocked", message=f"{step.kind} not run: it needs {step.needs.folder}, not made")
+        else:
+            outcome = execute(step, launcher)
+        outcomes[step.folder.name] = outcome
+        if progress is not None:
+            progress(outcome)
+    return outcomes
