@@ -223,19 +223,34 @@ def test_centre_shift_spreads_the_centres_stains(hard):
 
 
 def test_folds_are_darker_bands_and_bubbles_have_dark_rims(hard):
+    from wsiseg.synth.render import _discs, _stroke
+
     always = replace(hard, artefacts=replace(hard.artefacts, fold_probability=1.0, bubble_probability=1.0))
     scene = plan_scene("s", "negative", always, 0, seed=3)
     assert scene.folds and len(scene.bubbles)
     bare = replace(scene, folds=(), bubbles=np.zeros((0, 3)))
-    a, b = render_region(scene, (0, 0), scene.size_wh), render_region(bare, (0, 0), scene.size_wh)
-    from wsiseg.synth.render import _discs, _stroke
-
-    band = _stroke(a.tissue.shape, (0, 0), scene.folds[0].points_xy, scene.folds[0].width_px) & a.tissue
-    band &= ~_discs(a.tissue.shape, (0, 0), scene.bubbles)
-    grey_a, grey_b = a.rgb.astype(float).mean(2), b.rgb.astype(float).mean(2)
-    assert band.sum() > 100 and grey_a[band].mean() < grey_b[band].mean() - 20  # doubled tissue: darker
-    rim = _discs(a.tissue.shape, (0, 0), scene.bubbles, rim=2.0) & ~band
-    assert grey_a[rim].mean() < grey_b[rim].mean() - 30
+    fold = scene.folds[0]
+    x, y, r = scene.bubbles[0]
+    boxes = {  # render only around the fold and the first bubble
+        "fold": (fold.points_xy.min(0) - fold.width_px, fold.points_xy.max(0) + fold.width_px),
+        "bubble": (np.array([x - r - 4, y - r - 4]), np.array([x + r + 4, y + r + 4])),
+    }
+    grey = {}
+    for name, (lo, hi) in boxes.items():
+        origin, size = tuple(int(v) for v in lo), tuple(int(v) for v in hi - lo)
+        a, b = render_region(scene, origin, size), render_region(bare, origin, size)
+        grey[name] = (a.rgb.astype(float).mean(2), b.rgb.astype(float).mean(2), a.tissue, origin)
+    with_fold, without, tissue, origin = grey["fold"]
+    band = (
+        _stroke(tissue.shape, origin, fold.points_xy, fold.width_px)
+        & tissue
+        & ~_discs(tissue.shape, origin, scene.bubbles)
+    )
+    assert band.sum() > 100 and with_fold[band].mean() < without[band].mean() - 20  # doubled tissue: darker
+    with_bubble, without, tissue, origin = grey["bubble"]
+    rim = _discs(tissue.shape, origin, scene.bubbles[:1], rim=2.0)
+    rim &= ~_stroke(tissue.shape, origin, fold.points_xy, fold.width_px)
+    assert with_bubble[rim].mean() < without[rim].mean() - 30
 
 
 def test_illumination_is_uneven_across_the_glass(hard):
