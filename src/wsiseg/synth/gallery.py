@@ -89,20 +89,28 @@ def _panels(spec: CohortSpec, seed: int) -> list[Panel]:
     def near(lo: float, hi: float, label: str):
         return lambda ls: ls.label == label and lo <= ls.diameter_mm <= hi
 
-    found = [
-        _lesion_panel(spec, seed, "itc", "single tumour cell", lambda ls: ls.cells == 1),
-        _lesion_panel(spec, seed, "itc", "ITC cluster", lambda ls: ls.cells >= 15),
-        _lesion_panel(spec, seed, "itc", "ITC just under 0.2 mm", near(0.9 * cut, cut, "itc")),
-        _lesion_panel(spec, seed, "micro", "micro just over 0.2 mm", near(cut, 1.1 * cut, "micro")),
-        _lesion_panel(spec, seed, "micro", "micro-metastasis border", near(0.5, 2.0, "micro")),
-        _lesion_panel(spec, seed, "macro", "macro-metastasis border", lambda ls: ls.label == "macro"),
-        _cell_panel(spec, seed, "histiocyte", "sinus histiocytes (mimic)"),
-        _cell_panel(spec, seed, "vessel", "high endothelial venule (mimic)"),
-        _feature_panel(spec, seed, "germinal centre (mimic), 600 um", _germinal_centre, side_um=600.0),
-        _feature_panel(spec, seed, "tissue fold", _fold),
-        _feature_panel(spec, seed, "air bubble rim", _bubble_rim),
-        _feature_panel(spec, seed, "out of focus, 600 um", _blur_zone, side_um=600.0),
-    ]
+    scattered, ranges = spec.lesions.itc_style == "scattered", spec.lesion_mm
+    mimics, artefacts = spec.mimics, spec.artefacts
+    wanted = [  # (drawn by this preset?, how to find it): a knob that is off is not searched for
+        (scattered, lambda: _lesion_panel(spec, seed, "itc", "single tumour cell", lambda ls: ls.cells == 1)),
+        (scattered, lambda: _lesion_panel(spec, seed, "itc", "ITC cluster", lambda ls: ls.cells >= 15)),
+        (ranges["itc"][1] > 0.9 * cut,
+         lambda: _lesion_panel(spec, seed, "itc", "ITC just under 0.2 mm", near(0.9 * cut, cut, "itc"))),
+        (ranges["micro"][0] < 1.1 * cut,
+         lambda: _lesion_panel(spec, seed, "micro", "micro just over 0.2 mm", near(cut, 1.1 * cut, "micro"))),
+        (True, lambda: _lesion_panel(spec, seed, "micro", "micro-metastasis border", near(0.5, 2.0, "micro"))),
+        (True, lambda: _lesion_panel(spec, seed, "macro", "macro-metastasis border", lambda ls: ls.label == "macro")),
+        (mimics.histiocyte_clusters_per_mm2 > 0,
+         lambda: _cell_panel(spec, seed, "histiocyte", "sinus histiocytes (mimic)")),
+        (mimics.hev_per_mm2 > 0, lambda: _cell_panel(spec, seed, "vessel", "high endothelial venule (mimic)")),
+        (mimics.germinal_centres_per_mm2 > 0,
+         lambda: _feature_panel(spec, seed, "germinal centre (mimic), 600 um", _germinal_centre, side_um=600.0)),
+        (artefacts.fold_probability > 0, lambda: _feature_panel(spec, seed, "tissue fold", _fold)),
+        (artefacts.bubble_probability > 0, lambda: _feature_panel(spec, seed, "air bubble rim", _bubble_rim)),
+        (spec.blur_probability > 0,
+         lambda: _feature_panel(spec, seed, "out of focus, 600 um", _blur_zone, side_um=600.0)),
+    ]  # fmt: skip
+    found = [find() for drawn, find in wanted if drawn]
     return [p for p in found if p is not None]
 
 
