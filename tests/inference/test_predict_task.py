@@ -140,6 +140,7 @@ def test_missing_checkpoint_fails_before_any_work(tmp_path, tiny_cohort):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # 6 s: a whole prediction run
 def test_manifest_names_cannot_escape_the_output_folder(tiny_cohort, tiny_checkpoint, tmp_path):
     cohort = tmp_path / "cohort"
     cohort.mkdir()
@@ -154,6 +155,7 @@ def test_manifest_names_cannot_escape_the_output_folder(tiny_cohort, tiny_checkp
     assert [p for p in tmp_path.rglob("escaped*") if p.parent not in (out, out / ".claims")] == []  # nowhere else
 
 
+@pytest.mark.slow  # 14 s: a second prediction run beside a live claim
 def test_a_slide_another_live_run_holds_is_left_to_it(few_slides, tiny_checkpoint, tmp_path, full_run):
     out, names = tmp_path / "out", sorted(n for n, _ in find_slides(few_slides))
     held, stale = names[0], names[1]
