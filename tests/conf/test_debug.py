@@ -73,7 +73,10 @@ class FitProbe(pl.Callback):
 
 @pytest.mark.parametrize(
     "restored",
-    [[], pytest.param(["callbacks=default", "logger=tensorboard"], marks=pytest.mark.slow)],
+    [
+        pytest.param([], marks=pytest.mark.slow),  # 15 s; one batch through compose stays in the fast suite
+        pytest.param(["callbacks=default", "logger=tensorboard"], marks=pytest.mark.slow),
+    ],
     ids=["plain", "callbacks"],
 )
 def test_fast_dev_run_trains_one_batch_and_writes_no_checkpoint(tiny_cohort, tmp_path, restored):
