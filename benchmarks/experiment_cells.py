@@ -4,7 +4,8 @@ A cell (one variant, one seed) is a chain of four steps: the cohort (``synth.py`
 its heatmaps (``predict.py``) and the staging (``stage.py``). A step is keyed by a digest of everything that
 determines its outputs: its parent's key and its own overrides (the common ones, then the variant's), plus
 the seed for training. Cells whose overrides agree up to a step share that step, e.g. every classifier
-variant of a seed uses the baseline's model and heatmaps (and so stage.py's feature cache in them).
+variant of a seed uses the baseline's model and heatmaps (and so stage.py's feature cache in them). The
+key covers overrides, not the files under ``conf/``: after editing those, run into a new ``--out``.
 
 Each step runs in its own folder ``<out>/steps/<kind>[-s<seed>]-<key>/``: ``run/`` (the command's Hydra run
 folder), ``log.txt`` (its stdout and stderr) and, written only when it succeeded, ``done.json`` (command,
@@ -70,14 +71,22 @@ class Common:
     stage: tuple[str, ...] = ()
 
 
-def load_table(path: Path = TABLE) -> tuple[list[Variant], dict[str, Any]]:
-    """The variants of the table (the first is the baseline) and its ``quick`` section."""
+def load_table(path: Path = TABLE) -> tuple[list[Variant], dict[str, Any], Common]:
+    """The variants of the table (the first is the baseline), its ``quick`` section and its ``common`` one.
+
+    ``common`` holds overrides every cell's commands get first (e.g. how predict.py runs: no pictures, bf16).
+    """
     data = yaml.safe_load(path.read_text())
     variants = [Variant.of(row) for row in data["variants"]]
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: variant names must be unique: {names}")
-    return variants, dict(data.get("quick") or {})
+    common = dict(data.get("common") or {})
+    unknown = sorted(set(common) - {"synth", *STAGES})
+    if unknown:
+        raise ValueError(f"{path}: the common section takes only synth, {', '.join(STAGES)}; got {unknown}")
+    lists = {k: tuple(str(o) for o in common.get(k) or ()) for k in ("synth", *STAGES)}
+    return variants, dict(data.get("quick") or {}), Common(**lists)
 
 
 def select(variants: Sequence[Variant], only: Iterable[str] | None, quick: bool) -> list[Variant]:

@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, when run as a script
 
 from experiment_cells import (  # noqa: E402
+    STAGES,
     TABLE,
     Cell,
     Common,
@@ -57,10 +58,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def common_overrides(quick: dict, use_quick: bool, synth_overrides: Sequence[str]) -> Common:
-    """The overrides before each variant's: ``--quick``'s, and ``--synth-override`` for the cohort."""
+def common_overrides(common: Common, quick: dict, use_quick: bool, synth_overrides: Sequence[str]) -> Common:
+    """The overrides before each variant's: the table's ``common`` ones, ``--quick``'s, and ``--synth-override``."""
     section = quick if use_quick else {}
-    lists = {k: tuple(str(o) for o in section.get(k) or ()) for k in ("synth", "train", "predict", "stage")}
+    lists = {k: getattr(common, k) + tuple(str(o) for o in section.get(k) or ()) for k in ("synth", *STAGES)}
     lists["synth"] += tuple(synth_overrides)
     return Common(**lists)
 
@@ -139,11 +140,11 @@ def main(argv: Sequence[str] | None = None, launcher: Launcher = launch) -> int:
     """Run (or resume) the table and write its files; exit status 1 if a step failed."""
     start = time.perf_counter()
     args = parse_args(argv)
-    variants, quick = load_table(args.table)
+    variants, quick, common = load_table(args.table)
     chosen = select(variants, args.only, args.quick)
     seeds = args.seeds or (quick.get("seeds", [0, 1]) if args.quick else [0, 1, 2])
     out = args.out.resolve()
-    cells = plan(chosen, seeds, common_overrides(quick, args.quick, args.synth_override), out)
+    cells = plan(chosen, seeds, common_overrides(common, quick, args.quick, args.synth_override), out)
     steps = unique_steps(cells)
     progress = Progress(cells, steps)
     try:

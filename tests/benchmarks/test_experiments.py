@@ -15,7 +15,7 @@ from experiment_table import aggregate, read_cell
 from wsiseg.evaluation import stage_kappa
 from wsiseg.labels import SLIDE_LABELS
 
-VARIANTS, QUICK = load_table()
+VARIANTS, QUICK, COMMON = load_table()
 BY_NAME = {v.name: v for v in VARIANTS}
 
 
@@ -36,6 +36,17 @@ def test_a_malformed_table_is_refused(tmp_path):
         load_table(tmp_path / "t.yaml")
     (tmp_path / "t.yaml").write_text("variants:\n  - name: a\n  - name: a\n")
     with pytest.raises(ValueError, match="unique"):
+        load_table(tmp_path / "t.yaml")
+
+
+def test_common_overrides_come_first_then_quick_then_the_cohort_flags(tmp_path):
+    assert "trainer.precision=bf16-mixed" in COMMON.predict and "trainer.precision=bf16-mixed" in COMMON.train
+    merged = experiments.common_overrides(COMMON, QUICK, True, ["synth.seed=3"])
+    assert merged.predict[: len(COMMON.predict)] == COMMON.predict
+    assert merged.train == (*COMMON.train, *QUICK["train"]) and merged.synth == (*QUICK["synth"], "synth.seed=3")
+    assert experiments.common_overrides(COMMON, QUICK, False, []) == COMMON
+    (tmp_path / "t.yaml").write_text("variants:\n  - name: a\ncommon:\n  predcit: [x=1]\n")
+    with pytest.raises(ValueError, match="common section takes only"):
         load_table(tmp_path / "t.yaml")
 
 

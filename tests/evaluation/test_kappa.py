@@ -1,9 +1,12 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from wsiseg.errors import LabelError
-from wsiseg.evaluation import camelyon17_kappa, read_patient_stages
+from wsiseg.evaluation import camelyon17_kappa, read_patient_stages, stage_kappa
+from wsiseg.evaluation.kappa import quadratic_kappa_of_confusions
 from wsiseg.labels import PN_STAGES, read_stage_labels, write_stage_labels
 
 
@@ -93,3 +96,22 @@ def test_patients_restrict_the_score(reference, tmp_path):
     assert camelyon17_kappa(ref, sub) < 0.5
     with pytest.raises(LabelError, match="not in the reference"):
         camelyon17_kappa(ref, sub, patients=["patient_999"])
+
+
+def test_the_vectorised_kappa_of_confusions_equals_stage_kappa():
+    rng = np.random.default_rng(0)
+    reference = [list(rng.choice(PN_STAGES, size=n, p=[0.5, 0.1, 0.15, 0.2, 0.05])) for n in rng.integers(1, 20, 300)]
+    predicted = [[s if rng.random() < 0.6 else rng.choice(PN_STAGES) for s in r] for r in reference]
+    reference += [["pN1"] * 4, ["pN0"] * 3]  # one and the same stage everywhere: undefined (NaN)
+    predicted += [["pN1"] * 4, ["pN0"] * 3]
+    confusions = np.zeros((len(reference), 5, 5))
+    for b, (ref, pred) in enumerate(zip(reference, predicted, strict=True)):
+        for r, p in zip(ref, pred, strict=True):
+            confusions[b, PN_STAGES.index(r), PN_STAGES.index(p)] += 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns on the undefined ones
+        expected = np.array([stage_kappa(r, p) for r, p in zip(reference, predicted, strict=True)])
+    got = quadratic_kappa_of_confusions(confusions)
+    assert np.isnan(got[-2:]).all() and np.isnan(expected[-2:]).all()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12, equal_nan=True)
+    assert np.isfinite(got[:-2]).sum() > 250  # most draws are defined: the comparison is real

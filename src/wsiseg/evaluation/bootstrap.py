@@ -16,22 +16,20 @@ every reference and predicted stage is one and the same stage, 0 / 0; a rate whe
 slide in the denominator), the whole replicate is skipped and counted in :attr:`BootstrapCI.n_degenerate`;
 the interval and the standard error come from the other replicates (NaN if none is left).
 
-The kappa is the project's official one (:func:`wsiseg.evaluation.kappa.stage_kappa`); it depends only on the
-confusion matrix of the resampled patients, so each distinct matrix is scored once.
+The kappa is the project's official one (:func:`wsiseg.evaluation.kappa.stage_kappa`), computed from the
+resampled patients' confusion matrices all at once (:func:`~wsiseg.evaluation.kappa.quadratic_kappa_of_confusions`,
+the same arithmetic, tested equal).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn.exceptions import UndefinedMetricWarning
 
-from wsiseg.evaluation.kappa import stage_kappa
+from wsiseg.evaluation.kappa import quadratic_kappa_of_confusions
 from wsiseg.labels import PN_STAGES
 
 _N_STAGES = len(PN_STAGES)
@@ -231,21 +229,12 @@ def _kappa_statistic(run: StageRun) -> Statistic:
     cells = np.array([PN_STAGES.index(r) * _N_STAGES + PN_STAGES.index(p) for r, p in zip(*run[:2], strict=True)])
 
     def statistic(indices: np.ndarray) -> np.ndarray:
-        counts = [tuple(np.bincount(row, minlength=_N_STAGES**2)) for row in cells[indices]]  # (B, 25)
-        return np.array([_kappa_of_cells(c) for c in counts])
+        n_cells = _N_STAGES**2
+        flat = (cells[indices] + n_cells * np.arange(len(indices))[:, None]).ravel()  # replicate b's cells: b*25+
+        counts = np.bincount(flat, minlength=len(indices) * n_cells)  # (B * 25,)
+        return quadratic_kappa_of_confusions(counts.reshape(-1, _N_STAGES, _N_STAGES))
 
     return statistic
-
-
-@lru_cache(maxsize=1 << 16)
-def _kappa_of_cells(counts: tuple[int, ...]) -> float:
-    """The official kappa of the patients counted per confusion cell (NaN where undefined)."""
-    cells = np.repeat(np.arange(_N_STAGES**2), counts)
-    reference = [PN_STAGES[c // _N_STAGES] for c in cells]
-    predicted = [PN_STAGES[c % _N_STAGES] for c in cells]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)  # undefined: a degenerate replicate, counted
-        return stage_kappa(reference, predicted)
 
 
 def _rate_statistic(run: RateRun) -> Statistic:
