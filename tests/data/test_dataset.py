@@ -26,13 +26,14 @@ def draws(paths, num_workers: int, torch_seed: int, n: int = 12) -> torch.Tensor
     torch.manual_seed(torch_seed)
     transform = build_augmentation(flip=True, rotate90=True, hsv=HSVJitter(20, 30, 20, p=1.0))  # Compose(seed=None)
     dataset = PatchDataset(*paths, rows=np.zeros(n, np.int64), transform=transform)
-    loader = DataLoader(dataset, batch_size=1, num_workers=num_workers, multiprocessing_context="fork" if num_workers else None)
+    context = "fork" if num_workers else None
+    loader = DataLoader(dataset, batch_size=1, num_workers=num_workers, multiprocessing_context=context)
     return torch.cat([batch["image"] for batch in loader])  # (n, 3, 32, 32), in item order
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_augmentations_repeat_with_the_torch_seed_and_change_with_it(one_patch, num_workers):
-    first, again, other = draws(one_patch, num_workers, 7), draws(one_patch, num_workers, 7), draws(one_patch, num_workers, 8)
+    first, again, other = (draws(one_patch, num_workers, seed) for seed in (7, 7, 8))
     assert torch.equal(first, again)  # a new Compose(seed=None) each time: only the reseeding makes this hold
     assert not torch.equal(first, other)
     assert len({tuple(x.flatten()[:64].tolist()) for x in first}) >= 6  # the draws are augmented, not all alike
