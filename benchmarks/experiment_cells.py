@@ -256,6 +256,18 @@ def execute(step: Step, launcher: Launcher = launch) -> Outcome:
     return Outcome(step, "done", wall_s, returncode)
 
 
+def recorded_outcomes(steps: Sequence[Step]) -> dict[str, Outcome]:
+    """The steps as they stand, nothing run: ``cached`` where ``done.json`` says so, else ``blocked``."""
+    outcomes = {}
+    for step in steps:
+        record = step.record()
+        outcomes[step.folder.name] = (
+            Outcome(step, "cached", float(record["wall_s"]), 0) if record is not None
+            else Outcome(step, "blocked", message=f"{step.kind} not run yet: {step.folder} has no done.json")
+        )  # fmt: skip
+    return outcomes
+
+
 def run_steps(
     steps: Sequence[Step], launcher: Launcher = launch, progress: Callable[[Outcome], None] | None = None
 ) -> dict[str, Outcome]:

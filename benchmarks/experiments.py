@@ -1,7 +1,7 @@
 """The paper's experiment table in one command: every variant of benchmarks/experiments.yaml on several seeds.
 
     python benchmarks/experiments.py [--quick] [--seeds 0 1 2] [--out outputs/experiments] [--only VARIANT ...]
-                                     [--synth-override KEY=VALUE ...] [--n-boot 2000]
+                                     [--synth-override KEY=VALUE ...] [--n-boot 2000] [--collect-only]
 
 Runs the project's commands as subprocesses on the hard benchmark cohort (``synth.py synth=hard``): per seed
 ``train.py experiment=hard seed=S data.split.seed=S`` (another patient split and initialisation), then
@@ -13,6 +13,7 @@ failed step is reported (command, log) while the other cells go on (see ``experi
 Writes ``table.md``, ``table.csv``, ``table.json`` and ``table.png`` in ``--out`` (see ``experiment_table.py``)
 and prints the Markdown table and the total wall time. ``--quick`` is a tiny table (the ``quick`` section of
 experiments.yaml: a 10-patient cohort, one short epoch, 2 seeds, the ``quick: true`` variants) for tests.
+``--collect-only`` runs nothing and writes the table of the cells already done (e.g. while a run goes on).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from experiment_cells import (  # noqa: E402
     launch,
     load_table,
     plan,
+    recorded_outcomes,
     run_steps,
     select,
     unique_steps,
@@ -55,6 +57,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--synth-override", action="append", default=[], metavar="KEY=VALUE", help=synth_help)
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws of every CI")
     parser.add_argument("--table", type=Path, default=TABLE, help="the variants' table (YAML)")
+    collect_help = "run nothing: the table of the steps already done (the others' cells listed as not run)"
+    parser.add_argument("--collect-only", action="store_true", help=collect_help)
     return parser.parse_args(argv)
 
 
@@ -146,15 +150,19 @@ def main(argv: Sequence[str] | None = None, launcher: Launcher = launch) -> int:
     out = args.out.resolve()
     cells = plan(chosen, seeds, common_overrides(common, quick, args.quick, args.synth_override), out)
     steps = unique_steps(cells)
-    progress = Progress(cells, steps)
-    try:
-        outcomes = run_steps(steps, launcher, progress)
-    finally:
-        progress.close()
+    if args.collect_only:
+        outcomes = recorded_outcomes(steps)
+    else:
+        progress = Progress(cells, steps)
+        try:
+            outcomes = run_steps(steps, launcher, progress)
+        finally:
+            progress.close()
     results, failures = collect(cells, outcomes)
     rows = aggregate(results, failures, {v.name: v.description for v in chosen}, args.n_boot)
     meta = {
-        "seeds": list(seeds), "quick": args.quick, "cohort_overrides": list(cells[0].step("synth").overrides),
+        "seeds": list(seeds), "quick": args.quick, "collect_only": args.collect_only,
+        "cohort_overrides": list(cells[0].step("synth").overrides),
         "overrides": {v.name: {"train": v.train, "predict": v.predict, "stage": v.stage} for v in chosen},
         "steps": {o.step.folder.name: {"status": o.status, "wall_s": round(o.wall_s, 1)} for o in outcomes.values()},
         "wall_s": round(time.perf_counter() - start, 1),

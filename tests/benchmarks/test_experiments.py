@@ -245,6 +245,19 @@ def test_main_runs_resumes_and_writes_the_table(tmp_path, capsys):
     assert failed["variants"][0]["seeds"] == [] and len(failed["variants"][0]["failures"]) == 2
 
 
+def test_collect_only_runs_nothing_and_tables_the_cells_done(tmp_path, capsys):
+    args = ["--out", str(tmp_path), "--only", "XGBoost", "--n-boot", "200"]
+    assert experiments.main([*args, "--seeds", "0"], FakeLauncher()) == 0
+    idle = FakeLauncher()
+    assert experiments.main([*args, "--seeds", "0", "1", "--collect-only"], idle) == 0
+    assert idle.commands == []  # seed 1's steps stay unrun
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert table["collect_only"] is True
+    baseline = table["variants"][0]
+    assert baseline["seeds"] == [0] and len(baseline["failures"]) == 1
+    assert baseline["failures"][0].startswith("seed 1: train not run yet")
+
+
 def test_execute_refuses_nothing_and_times_the_step(tmp_path):
     step = plan(VARIANTS[:1], [0], Common(), tmp_path, python="py")[0].step("synth")
     outcome = execute(step, lambda command, log, cwd: 0)
