@@ -204,3 +204,70 @@ def test_concurrent_runs_on_one_folder_predict_each_slide_once(
     for name in names:
         assert np.array_equal(np.load(out / f"{name}.heatmap.npy"), np.load(reference / f"{name}.heatmap.npy")), name
     assert not list(out.glob(".*.part")) and not (out / ".work").exists() and not (out / ".runs").exists()
+
+
+def perturbed_copy(checkpoint, path, shift):
+    """Another model with the same record: the checkpoint with ``shift`` added to its output layer's bias."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    last = [k for k in state["state_dict"] if k.endswith("bias")][-1]
+    state["state_dict"][last] = state["state_dict"][last] + shift
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def one_slide(few_slides, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("one_slide")
+    first = sorted(few_slides.glob("*.tif"))[0]
+    shutil.copy(first, folder / first.name)
+    return folder
+
+
+def test_an_ensemble_heatmap_is_the_mean_of_its_members_and_names_them(one_slide, tiny_checkpoint, tmp_path):
+    other = perturbed_copy(tiny_checkpoint, tmp_path / "other.ckpt", 2.0)
+    maps = {}
+    for key, ckpt in (("a", tiny_checkpoint), ("b", other), ("ab", f"[{tiny_checkpoint},{other}]")):
+        out = tmp_path / key
+        summary = run(compose_config("predict", args(ckpt, one_slide, out) + [f"paths.output_dir={out}-run"]))
+        (name,) = summary.done
+        heatmap = np.load(out / f"{name}.heatmap.npy").astype(np.float32)
+        maps[key] = (heatmap, json.loads((out / f"{name}.json").read_text()))
+    (a, meta_a), (b, _), (ab, meta) = maps["a"], maps["b"], maps["ab"]
+    assert np.abs(a - b).max() > 0.05  # two different models
+    assert np.abs(ab - (a + b) / 2).max() < 2e-3  # float16 storage of three heatmaps
+    assert [m["path"] for m in meta["checkpoints"]] == [str(tiny_checkpoint), str(other)]
+    assert meta["checkpoint"] is None and meta["checkpoint_digest"] not in {m["digest"] for m in meta["checkpoints"]}
+    assert meta_a["checkpoints"] == [{"path": str(tiny_checkpoint), "digest": meta_a["checkpoint_digest"]}]
+    # unchanged members: the ensemble's heatmap is reused; a member retrained in place: it is predicted again
+    ensemble = args(f"[{tiny_checkpoint},{other}]", one_slide, tmp_path / "ab") + [f"paths.output_dir={tmp_path}-run"]
+    assert run(compose_config("predict", ensemble)).skipped
+    perturbed_copy(tiny_checkpoint, other, -1.0)
+    again = run(compose_config("predict", ensemble))
+    assert again.done and not again.skipped
+
+
+def test_tta_is_a_setting_of_the_heatmap(one_slide, tiny_checkpoint, tmp_path):
+    plain, flips = tmp_path / "plain", tmp_path / "flips"
+    for out, extra in ((plain, []), (flips, ["inference.tta=flips"])):
+        run(compose_config("predict", args(tiny_checkpoint, one_slide, out) + extra + [f"paths.output_dir={out}-run"]))
+    (name,) = [p.name.removesuffix(".heatmap.npy") for p in plain.glob("*.heatmap.npy")]
+    meta_plain, meta_flips = (json.loads((f / f"{name}.json").read_text()) for f in (plain, flips))
+    assert meta_flips["settings"]["tta"] == "flips" and meta_plain["config_digest"] != meta_flips["config_digest"]
+    h_plain, h_flips = (np.load(f / f"{name}.heatmap.npy").astype(np.float32) for f in (plain, flips))
+    assert h_plain.shape == h_flips.shape and np.abs(h_plain - h_flips).max() > 0
+
+
+def test_ensemble_members_must_tile_alike(one_slide, tiny_checkpoint, tmp_path):
+    import torch
+
+    from wsiseg.errors import CheckpointError
+
+    state = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    state["wsiseg_model"]["input_mpp"] = state["wsiseg_model"]["input_mpp"] * 2
+    torch.save(state, tmp_path / "coarse.ckpt")
+    with pytest.raises(CheckpointError, match="must share their input resolution and tile size"):
+        run(compose_config("predict", args(f"[{tiny_checkpoint},{tmp_path / 'coarse.ckpt'}]", one_slide, tmp_path)))
+    with pytest.raises(ValueError, match="names a checkpoint twice"):
+        run(compose_config("predict", args(f"[{tiny_checkpoint},{tiny_checkpoint}]", one_slide, tmp_path)))

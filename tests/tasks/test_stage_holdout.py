@@ -45,3 +45,27 @@ def test_a_split_that_cannot_be_recomputed_is_a_clear_error(cohort, tmp_path):
         checkpoint_split(path, cohort)
     with pytest.raises(ValueError, match=r"records no patient split; run stage.py with holdout=none"):
         checkpoint_split(old_checkpoint(tmp_path / "old2.ckpt", DATA), None)  # no cohort to recompute it over
+
+
+def checkpoint_with_split(path, split):
+    record = ModelSpec("UNet", {"base_width": 4, "depth": 2}, 2.0, 32, split=split).to_dict()
+    torch.save({"state_dict": {}, "wsiseg_model": record}, path)
+    return path
+
+
+def test_an_ensemble_holds_out_only_the_patients_every_member_held_out(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from wsiseg.tasks.stage_holdout import heatmaps_checkpoints, heldout_patients, load_checkpoints
+
+    a = checkpoint_with_split(tmp_path / "a.ckpt", {"p1": "test", "p2": "test", "p3": "train", "p4": "test"})
+    b = checkpoint_with_split(tmp_path / "b.ckpt", {"p1": "test", "p2": "val", "p3": "test", "p4": "test"})
+    rows = [SimpleNamespace(heatmap=SimpleNamespace(checkpoints=(str(a), str(b)))) for _ in range(3)]
+    members = heatmaps_checkpoints(rows)
+    assert members == (a, b)
+    states = load_checkpoints(members, required=True)
+    assert heldout_patients(members, None, states) == {"p1", "p4"}  # p2 validated b, p3 trained a
+    assert "hold out different patients (3, 3): only the 2 held out by every member" in caplog.text
+    assert heldout_patients(members[:1], None, states[:1]) == {"p1", "p2", "p4"}
+    rows.append(SimpleNamespace(heatmap=SimpleNamespace(checkpoints=(str(a),))))  # heatmaps of two models
+    assert heatmaps_checkpoints(rows) is None

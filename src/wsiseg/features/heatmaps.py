@@ -28,7 +28,8 @@ class HeatmapRecord:
         slide_mpp: micrometres per level-0 pixel of the slide.
         slide_path: the slide file the heatmap was predicted from.
         overlay: the overlay PNG, when one was written.
-        checkpoint: the checkpoint that made it, as recorded (``None`` if not).
+        checkpoint: the checkpoint that made it, as recorded (``None`` if not, or for an ensemble).
+        checkpoints: every checkpoint that made it (an ensemble's members; the one checkpoint otherwise).
     """
 
     name: str
@@ -40,6 +41,7 @@ class HeatmapRecord:
     slide_path: Path
     overlay: Path | None = None
     checkpoint: str | None = None
+    checkpoints: tuple[str, ...] = ()
 
 
 def find_heatmaps(folder: str | Path) -> list[HeatmapRecord]:
@@ -66,6 +68,7 @@ def find_heatmaps(folder: str | Path) -> list[HeatmapRecord]:
                 name, Path(meta["slide"]).name, paths["heatmap"], paths["tissue"], float(meta["heatmap_mpp"]),
                 float(meta["slide_mpp"]), Path(meta["slide"]),
                 paths["png"] if meta.get("files", {}).get("png") else None, meta.get("checkpoint"),
+                _members(meta),
             )  # fmt: skip
             if meta.get("format") != FORMAT or not (record.heatmap.is_file() and record.tissue.is_file()):
                 raise ValueError("files missing or another format")
@@ -76,6 +79,14 @@ def find_heatmaps(folder: str | Path) -> list[HeatmapRecord]:
     if not records:
         raise FileNotFoundError(f"{folder}: no finished heatmap (<slide>.json + .heatmap.npy); run predict.py first")
     return records
+
+
+def _members(meta: dict) -> tuple[str, ...]:
+    """The checkpoints a heatmap's metadata names: its ensemble's members, or its one checkpoint."""
+    members = meta.get("checkpoints")
+    if isinstance(members, list) and members:
+        return tuple(str(m["path"]) for m in members)
+    return (str(meta["checkpoint"]),) if meta.get("checkpoint") else ()
 
 
 def load_heatmap(record: HeatmapRecord) -> tuple[np.ndarray, np.ndarray]:

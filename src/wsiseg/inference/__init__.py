@@ -16,7 +16,7 @@ _SOURCES = {
     "file_digest": "outputs", "is_complete": "outputs", "output_paths": "outputs", "settings_digest": "outputs",
     "SlidePrediction": "outputs", "write_outputs": "outputs",
     "PredictSettings": "plan", "SlideTask": "plan", "find_slides": "plan", "plan_or_error": "plan", "plan_task": "plan",
-    "HeatmapWriter": "writer",
+    "HeatmapWriter": "writer", "TilePredictor": "ensemble", "View": "tta", "views": "tta",
 }  # fmt: skip
 __all__ = [
     "BlockDataset",
@@ -26,6 +26,8 @@ __all__ = [
     "SlidePrediction",
     "SlideTask",
     "TileGrid",
+    "TilePredictor",
+    "View",
     "blend_window",
     "file_digest",
     "find_slides",
@@ -38,11 +40,13 @@ __all__ = [
     "read_block",
     "select_cores",
     "settings_digest",
+    "views",
     "write_outputs",
 ]
 
 if TYPE_CHECKING:
     from wsiseg.inference.dataset import BlockDataset, PredictionData, read_block
+    from wsiseg.inference.ensemble import TilePredictor
     from wsiseg.inference.outputs import (
         SlidePrediction,
         file_digest,
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
     )
     from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
     from wsiseg.inference.tiling import TileGrid, blend_window, group_cores, make_tile_grid, select_cores
+    from wsiseg.inference.tta import View, views
     from wsiseg.inference.writer import HeatmapWriter
 
 

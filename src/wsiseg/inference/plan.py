@@ -13,6 +13,7 @@ import numpy as np
 
 from wsiseg.errors import SlideError, WsisegError
 from wsiseg.inference.tiling import Blend, TileGrid, group_cores, make_tile_grid, select_cores
+from wsiseg.inference.tta import Reduction, Tta
 from wsiseg.sampling import read_cohort
 from wsiseg.slide import BackendName, open_slide
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
@@ -39,6 +40,10 @@ class PredictSettings:
             training).
         backend: slide reader backend.
         slide_mpp: level-0 um/px for slides that record none (wins over the file's value; ``None``: the file's).
+        tta: test-time augmentation (:data:`~wsiseg.inference.tta.Tta`): ``none``, ``flips`` (4 views) or
+            ``d4`` (8 views); each view's prediction is mapped back exactly and the views are averaged.
+        reduction: how the members of an ensemble (several checkpoints) are combined: ``mean``, ``median``
+            or ``max`` of their probabilities.
     """
 
     model_mpp: float
@@ -50,10 +55,13 @@ class PredictSettings:
     tissue: TissueParams = DEFAULT_PARAMS
     backend: BackendName = "tiffslide"
     slide_mpp: float | None = None
+    tta: Tta = "none"
+    reduction: Reduction = "mean"
 
     def __post_init__(self) -> None:
         """Keep plain strings (a typed config hands ``str`` enums) and check the closed choices."""
-        for name, allowed in (("blend", get_args(Blend)), ("backend", get_args(BackendName))):
+        choices = {"blend": Blend, "backend": BackendName, "tta": Tta, "reduction": Reduction}
+        for name, allowed in ((n, get_args(c)) for n, c in choices.items()):
             value = str(getattr(getattr(self, name), "value", getattr(self, name)))
             if value not in allowed:
                 raise ValueError(f"PredictSettings.{name} must be one of {list(allowed)}, got {value!r}")

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -14,15 +15,17 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from wsiseg.atomic import write_text_atomic
+from wsiseg.errors import CheckpointError
 from wsiseg.inference import (
     HeatmapWriter,
     PredictionData,
     PredictSettings,
+    TilePredictor,
     file_digest,
     find_slides,
     settings_digest,
 )
-from wsiseg.model import load_model
+from wsiseg.model import ModelSpec, load_model
 from wsiseg.provenance import run_record
 from wsiseg.tasks.instantiate import record_run
 
@@ -46,21 +49,28 @@ class PredictSummary:
 
 
 def run(cfg: DictConfig) -> PredictSummary:
-    """Predict heatmaps for ``cfg.slides`` with ``cfg.ckpt_path`` (see ``conf/predict.yaml``)."""
-    checkpoint = Path(cfg.ckpt_path)
-    model, spec = load_model(checkpoint, cfg.get("channels_last"))  # from the checkpoint's record, never its code
+    """Predict heatmaps for ``cfg.slides`` with ``cfg.ckpt_path`` (see ``conf/predict.yaml``).
+
+    ``ckpt_path`` is one checkpoint or a list of them (an ensemble: the members must share their input
+    resolution and tile size); ``inference.tta`` adds test-time augmentation.
+    """
+    checkpoints = checkpoint_paths(cfg.ckpt_path)
+    members, spec = load_members(checkpoints, cfg.get("channels_last"))  # from their records, never their code
     settings: PredictSettings = instantiate(cfg.inference, _convert_="all")(
         model_mpp=spec.input_mpp, tile=spec.tile_size
     )
+    model = TilePredictor(members, settings.tta, settings.reduction)
     slides = find_slides(cfg.slides)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    digests = (file_digest(checkpoint), settings_digest(asdict(settings)))
+    member_digests = [file_digest(c) for c in checkpoints]
+    digests = (ensemble_digest(member_digests), settings_digest(digest_settings(settings, len(checkpoints))))
     record_run(cfg, cfg.paths.output_dir)
     meta = {
         "provenance": run_record(),
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(checkpoints[0]) if len(checkpoints) == 1 else None,
         "checkpoint_digest": digests[0],
+        "checkpoints": [{"path": str(c), "digest": d} for c, d in zip(checkpoints, member_digests, strict=True)],
         "config_digest": digests[1],
         "settings": asdict(settings),
     }
@@ -68,6 +78,58 @@ def run(cfg: DictConfig) -> PredictSummary:
     writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png)
     trainer: pl.Trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     return predict_heatmaps(trainer, model, data, writer)
+
+
+def checkpoint_paths(ckpt_path: str | Sequence[str]) -> list[Path]:
+    """``ckpt_path`` as a list of files: one path, or a list of them (``ckpt_path=[a,b,c]``: an ensemble).
+
+    Raises:
+        ValueError: an empty list, or a checkpoint named twice.
+    """
+    paths = [Path(ckpt_path)] if isinstance(ckpt_path, str | Path) else [Path(str(p)) for p in ckpt_path]
+    if not paths:
+        raise ValueError("ckpt_path is an empty list: name a checkpoint, or several for an ensemble")
+    resolved = [p.resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        raise ValueError(f"ckpt_path names a checkpoint twice: {[str(p) for p in paths]}")
+    return paths
+
+
+def load_members(checkpoints: Sequence[Path], channels_last: bool | None) -> tuple[list[pl.LightningModule], ModelSpec]:
+    """Every checkpoint's module and the first one's record; the members must tile the slide alike.
+
+    Raises:
+        CheckpointError: a member is refused, or reads another resolution or tile size than the first.
+    """
+    loaded = [load_model(c, channels_last) for c in checkpoints]
+    spec = loaded[0][1]
+    for path, (_, other) in zip(checkpoints[1:], loaded[1:], strict=True):
+        if (other.input_mpp, other.tile_size) != (spec.input_mpp, spec.tile_size):
+            raise CheckpointError(
+                path,
+                f"an ensemble's members must share their input resolution and tile size: it reads "
+                f"{other.tile_size} px tiles at {other.input_mpp:g} um/px, {checkpoints[0]} reads "
+                f"{spec.tile_size} px at {spec.input_mpp:g} um/px",
+            )
+    return [module for module, _ in loaded], spec
+
+
+def ensemble_digest(member_digests: Sequence[str]) -> str:
+    """The digest heatmaps are keyed by: the checkpoint's own, or one over an ensemble's members in order."""
+    return member_digests[0] if len(member_digests) == 1 else settings_digest({"ensemble": list(member_digests)})
+
+
+def digest_settings(settings: PredictSettings, members: int) -> dict:
+    """The settings that decide a heatmap: the reduction only for an ensemble, ``tta`` only when used.
+
+    So heatmaps of one checkpoint without augmentation keep the digest they had before these settings existed.
+    """
+    values = asdict(settings)
+    if members == 1:
+        values.pop("reduction")
+    if values["tta"] == "none":
+        values.pop("tta")
+    return values
 
 
 #: Trainer arguments a prediction run always uses (each slide goes to one rank: no distributed sampler).

@@ -27,7 +27,7 @@ from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_h
 from wsiseg.labels import write_stage_labels
 from wsiseg.sampling import cohort_index, slide_info
 from wsiseg.tasks.instantiate import record_run
-from wsiseg.tasks.stage_holdout import heatmaps_checkpoint, load_checkpoint, mark_holdout, training_run
+from wsiseg.tasks.stage_holdout import heatmaps_checkpoints, load_checkpoints, mark_holdout, training_run
 from wsiseg.tasks.stage_record import Pictures, ScoredPart, SlideRow, StageReport
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
 from wsiseg.tasks.stage_scores import BootstrapSettings, score_detection, score_parts, stage_complete
@@ -56,9 +56,9 @@ def run(cfg: DictConfig) -> StageResult:
     record_run(cfg, out_dir, cfg.get("seed"))
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
     rows = _slide_rows(find_heatmaps(cfg.heatmaps), cfg)
-    checkpoint = heatmaps_checkpoint(rows)
-    state = load_checkpoint(checkpoint, required=cfg.holdout == "checkpoint")
-    mark_holdout(rows, cfg.holdout, cfg.cohort, checkpoint, state)
+    checkpoints = heatmaps_checkpoints(rows)
+    states = load_checkpoints(checkpoints, required=cfg.holdout == "checkpoint")
+    mark_holdout(rows, cfg.holdout, cfg.cohort, checkpoints, states)
     _add_features(rows, spec, cfg, out_dir)
     classifier, fit = _fit_classifier(rows, cfg, out_dir)
     _predict(classifier, rows, out_dir)
@@ -71,7 +71,7 @@ def run(cfg: DictConfig) -> StageResult:
     pictures = save_pictures(evaluated, cfg.pictures, out_dir, instantiate(cfg.tissue, _convert_="all"))
     report = StageReport(
         str(cfg.heatmaps), len(rows), len(patients), len(fit), type(classifier).__name__, spec, submission, parts,
-        detection, Pictures(pictures.get("gallery"), pictures.get("roi")), training_run(checkpoint, state),
+        detection, Pictures(pictures.get("gallery"), pictures.get("roi")), training_run(checkpoints, states),
     )  # fmt: skip
     write_reports(report, out_dir)
     return StageResult(out_dir, submission, report)

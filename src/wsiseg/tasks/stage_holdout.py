@@ -14,10 +14,18 @@ from wsiseg.tasks.stage_record import SlideRow, TrainingRun
 log = logging.getLogger(__name__)
 
 
-def heatmaps_checkpoint(rows: Sequence[SlideRow]) -> Path | None:
-    """The checkpoint that made every heatmap, when they name exactly one."""
-    checkpoints = {r.heatmap.checkpoint for r in rows} - {None}
-    return Path(checkpoints.pop()) if len(checkpoints) == 1 else None
+def heatmaps_checkpoints(rows: Sequence[SlideRow]) -> tuple[Path, ...] | None:
+    """The checkpoints that made every heatmap (an ensemble's members, or one), when all heatmaps name the same."""
+    named = {r.heatmap.checkpoints for r in rows} - {()}
+    return tuple(Path(p) for p in named.pop()) if len(named) == 1 else None
+
+
+def load_checkpoints(checkpoints: Sequence[Path] | None, required: bool) -> list[dict[str, Any]] | None:
+    """Every member's contents (see :func:`load_checkpoint`); ``None`` when one of them is unusable."""
+    if not checkpoints:
+        return None
+    states = [load_checkpoint(c, required) for c in checkpoints]
+    return None if any(s is None for s in states) else states
 
 
 def load_checkpoint(checkpoint: Path | None, required: bool) -> dict[str, Any] | None:
@@ -73,22 +81,41 @@ def checkpoint_split(
         raise ValueError(f"{checkpoint} records no patient split and {err}; run stage.py with holdout=none") from err
 
 
+def heldout_patients(
+    checkpoints: Sequence[Path], cohort: str | Path | None, states: Sequence[dict[str, Any]]
+) -> set[str]:
+    """The patients no member of the model saw in training: in the test split of every member.
+
+    One checkpoint: its test patients. An ensemble whose members were trained on other splits holds out only
+    the patients all of them held out (a patient any member trained or validated on is not held out).
+    """
+    splits = [checkpoint_split(c, cohort, s) for c, s in zip(checkpoints, states, strict=True)]
+    tests = [{p for p, part in split.items() if part == "test"} for split in splits]
+    common = set.intersection(*tests)
+    if len(tests) > 1 and any(t != common for t in tests):
+        log.warning("the ensemble's members hold out different patients (%s): only the %d held out by every "
+                    "member are scored as held out", ", ".join(str(len(t)) for t in tests), len(common))  # fmt: skip
+    return common
+
+
 def mark_holdout(
-    rows: Sequence[SlideRow], holdout: str, cohort: str | None, checkpoint: Path | None, state: dict[str, Any] | None
-) -> None:
+    rows: Sequence[SlideRow], holdout: str, cohort: str | None, checkpoints: Sequence[Path] | None,
+    states: Sequence[dict[str, Any]] | None,
+) -> None:  # fmt: skip
     """Mark the slides of held-out patients (``holdout=checkpoint``) as ``test``."""
     if holdout == "none":
         return
     if holdout != "checkpoint":
         raise ValueError(f"holdout must be 'checkpoint' or 'none', got {holdout!r}")
-    if checkpoint is None:
-        found = sorted({r.heatmap.checkpoint for r in rows} - {None})
-        raise ValueError(f"holdout=checkpoint needs heatmaps from one checkpoint, found {found}; use holdout=none")
-    if state is None:
-        raise FileNotFoundError(f"the heatmaps' checkpoint {checkpoint} is gone; use holdout=none")
-    split = checkpoint_split(checkpoint, cohort, state)
+    if not checkpoints:
+        found = sorted({r.heatmap.checkpoints for r in rows})
+        raise ValueError(f"holdout=checkpoint needs heatmaps from one model, found {found}; use holdout=none")
+    if states is None:
+        raise FileNotFoundError(f"the heatmaps' checkpoint is gone ({', '.join(map(str, checkpoints))}); "
+                                "use holdout=none")  # fmt: skip
+    held_out = heldout_patients(checkpoints, cohort, states)
     for row in rows:
-        row.part = "test" if split.get(row.patient) == "test" else "fit"
+        row.part = "test" if row.patient in held_out else "fit"
     log.info(
         "held-out patients (the U-Net's test split): %d of %d",
         len({r.patient for r in rows if r.part == "test"}),
@@ -96,10 +123,10 @@ def mark_holdout(
     )
 
 
-def training_run(checkpoint: Path | None, state: dict[str, Any] | None) -> TrainingRun:
-    """The checkpoint behind the heatmaps and its TensorBoard folder, when they are known and still there."""
-    if checkpoint is None or state is None:
+def training_run(checkpoints: Sequence[Path] | None, states: Sequence[dict[str, Any]] | None) -> TrainingRun:
+    """The (first) checkpoint behind the heatmaps and its TensorBoard folder, when known and still there."""
+    if not checkpoints or not states:
         return TrainingRun()
     from wsiseg.model.checkpoint import tensorboard_folder
 
-    return TrainingRun(checkpoint, tensorboard_folder(state))
+    return TrainingRun(checkpoints[0], tensorboard_folder(states[0]))
