@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import albumentations as A
+import numpy as np
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 
 from wsiseg.data.cache import PatchCache, build_cache, build_lock, cache_key, open_cache, stale_builds
 from wsiseg.data.dataset import PatchDataset
+from wsiseg.data.samplers import RoundSampler
 from wsiseg.locks import claimed, new_run_id, owner
 from wsiseg.sampling import (
     SamplingSpec,
@@ -98,6 +100,9 @@ class PatchDataModule(pl.LightningDataModule):
         self.cache_dir = Path(cache_dir)
         self.train_set: PatchDataset | None = None
         self.val_set: PatchDataset | None = None
+        self.pool: PatchCache | None = None  # mined hard negatives (a later round; see set_round)
+        self.pool_share = 0.0
+        self.sample_weights: np.ndarray | None = None
 
     # -- what the data is -------------------------------------------------------------------------------
     def slides(self) -> list[SlideRecord]:
@@ -178,6 +183,15 @@ class PatchDataModule(pl.LightningDataModule):
         self.train_set = self._dataset(cache, "train", True, self.loader.train_transform)
         self.val_set = self._dataset(cache, "val", False, self.loader.val_transform)
 
+    def set_round(self, pool: PatchCache | None = None, share: float = 0.0, weights: np.ndarray | None = None) -> None:
+        """What a later training round adds: a pool, and weights; both take effect at the next ``setup``.
+
+        The pool's mined patches are drawn at ``share`` of every batch; the weights are per-patch sampling
+        weights of the training patches (importance sampling; one per row of ``train_set``, oversampling
+        repeats included).
+        """
+        self.pool, self.pool_share, self.sample_weights = pool, share, weights
+
     def state_dict(self) -> dict[str, Any]:
         """Saved in every checkpoint (Lightning does it): the patient split, so later stages know the test patients."""
         return {"split": dict(getattr(self, "split_of", {}))}
@@ -197,6 +211,24 @@ class PatchDataModule(pl.LightningDataModule):
     def _dataset(cache: PatchCache, split: str, expand: bool, transform: A.Compose | None) -> PatchDataset:
         return PatchDataset(cache.images_path, cache.masks_path, cache.rows(split, expand), transform)
 
+    def _round_set(self) -> Dataset:
+        """The training patches, followed by the mined pool when this round has one."""
+        if self.pool is None:
+            return self.train_set
+        pool = PatchDataset(self.pool.images_path, self.pool.masks_path, self.pool.rows("mined", False),
+                            self.loader.train_transform)  # fmt: skip
+        return ConcatDataset([self.train_set, pool])
+
+    def _round_loader(self) -> DataLoader:
+        """A later round's loader: :class:`RoundSampler` (pool share, importance weights), DDP-aware."""
+        dataset = self._round_set()
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        sampler = RoundSampler(dataset, len(self.train_set), self.loader.batch_size, self.pool_share,
+                               self.sample_weights, world, rank, self.spec.seed)  # fmt: skip
+        workers = self.loader.num_workers
+        return DataLoader(dataset, batch_size=self.loader.batch_size, sampler=sampler, num_workers=workers,
+                          persistent_workers=workers > 0, drop_last=True)  # fmt: skip
+
     def _loader(self, dataset: PatchDataset, shuffle: bool) -> DataLoader:
         workers, batch_size = self.loader.num_workers, self.loader.batch_size
         distributed = self.trainer is not None and self.trainer.world_size > 1
@@ -213,7 +245,9 @@ class PatchDataModule(pl.LightningDataModule):
         )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (by seed and epoch), augmented, oversampled training patches."""
+        """Shuffled (by seed and epoch), augmented, oversampled training patches (and a round's pool)."""
+        if self.pool is not None or self.sample_weights is not None:
+            return self._round_loader()
         return self._loader(self.train_set, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from wsiseg.mining.spec import MiningSpec
 from wsiseg.model import ConfigInCheckpoint
 from wsiseg.model.plain import to_plain
 from wsiseg.provenance import run_record
@@ -29,15 +30,37 @@ class TrainResult:
 
 
 def run(cfg: DictConfig) -> TrainResult:
-    """Train the segmentation model described by ``cfg`` (see ``conf/train.yaml``).
+    """Train the segmentation model described by ``cfg`` (see ``conf/train.yaml``), round after round.
 
     Args:
-        cfg: the composed config; ``cfg.ckpt_path`` resumes a run (weights, optimizer, epoch, sampler).
+        cfg: the composed config; ``cfg.ckpt_path`` resumes a run (weights, optimizer, epoch, sampler);
+            ``cfg.mining.rounds`` later rounds with mined hard negatives and / or importance sampling
+            (:mod:`wsiseg.tasks.rounds`).
+
+    Returns:
+        The last round's metrics and checkpoints.
     """
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model)
+    mining: MiningSpec = instantiate(cfg.mining) if cfg.get("mining") else MiningSpec()
+    result = fit(cfg, datamodule, instantiate(cfg.model), cfg.get("ckpt_path"))
+    for round_ in range(1, mining.rounds + 1):
+        if result.last_checkpoint is None:
+            raise RuntimeError(
+                "a later training round needs the previous round's last.ckpt (callbacks.latest_checkpoint)"
+            )
+        from wsiseg.tasks.rounds import prepare_round, round_config  # the inference stage: only rounds need it
+
+        model = prepare_round(cfg, datamodule, mining, round_, result.last_checkpoint)
+        result = fit(round_config(cfg, mining, round_), datamodule, model, None)
+    return result
+
+
+def fit(
+    cfg: DictConfig, datamodule: pl.LightningDataModule, model: pl.LightningModule, ckpt_path: str | None
+) -> TrainResult:
+    """One round: callbacks, loggers and trainer from ``cfg``, then ``trainer.fit``."""
     callbacks = instantiate_list(cfg.get("callbacks"))
     callbacks.append(ConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True), run_record(cfg.get("seed"))))
     record_run(cfg, cfg.paths.output_dir, cfg.get("seed"))
@@ -50,7 +73,7 @@ def run(cfg: DictConfig) -> TrainResult:
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams)
     # weights_only: a checkpoint to resume from is loaded without running any pickled code
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     checkpoint = trainer.checkpoint_callback  # the first: best by the monitored metric
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     newest = [c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor is None and c.best_model_path]
