@@ -104,3 +104,20 @@ def test_importance_weights_follow_the_previous_rounds_loss(two_rounds):
         with torch.inference_mode():
             loss = F.binary_cross_entropy_with_logits(model(image), mask).item()
         assert losses[i] == pytest.approx(loss, rel=1e-4)
+
+
+def test_a_given_round_zero_is_not_trained_again_and_must_share_the_split(two_rounds, tiny_cohort, tmp_path):
+    out, _ = two_rounds
+    start = out / "checkpoints" / "last.ckpt"
+    overrides = [*TINY, f"data.cohorts=[{tiny_cohort}]", f"paths.cache_dir={out / 'cache'}",
+                 f"paths.output_dir={tmp_path}", "mining.rounds=1", "mining.hard_negatives=false",
+                 "mining.importance=true", f"mining.start={start}"]  # fmt: skip
+    result = train(compose_config("train", overrides))
+    assert result.last_checkpoint == tmp_path / "round-1" / "checkpoints" / "last.ckpt"
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "round-1" / "mining" / "pool.json").exists()
+    assert np.allclose(
+        np.load(tmp_path / "round-1" / "mining" / "losses.npy"), np.load(out / "round-1" / "mining" / "losses.npy")
+    )  # fmt: skip - the same round-0 model
+    with pytest.raises(ValueError, match="was trained on another patient split than this config's"):
+        other_split = [*overrides, "data.split.val_fraction=0.5", f"paths.output_dir={tmp_path / 'b'}"]
+        train(compose_config("train", other_split))

@@ -25,6 +25,8 @@ class MiningSpec:
         importance_floor: share of a uniform weight mixed into the importance weights (no patch drops out).
         heatmap_mpp: resolution of the mining heatmaps (um/px).
         workers: DataLoader workers reading tiles for the mining prediction.
+        start: a ``train.py`` checkpoint of this very config (same data, split and recipe) to take as round 0
+            instead of training it (e.g. the baseline of an experiment table); ``None``: train round 0.
     """
 
     rounds: int = 0
@@ -38,6 +40,7 @@ class MiningSpec:
     importance_floor: float = 0.1
     heatmap_mpp: float = 4.0
     workers: int = 1
+    start: str | None = None
 
     def __post_init__(self) -> None:
         """Check the numbers and the restart choice."""

@@ -44,7 +44,10 @@ def run(cfg: DictConfig) -> TrainResult:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     mining: MiningSpec = instantiate(cfg.mining) if cfg.get("mining") else MiningSpec()
-    result = fit(cfg, datamodule, instantiate(cfg.model), cfg.get("ckpt_path"))
+    if mining.start is not None and mining.rounds > 0:
+        result = given_round(cfg, datamodule, Path(mining.start))
+    else:
+        result = fit(cfg, datamodule, instantiate(cfg.model), cfg.get("ckpt_path"))
     for round_ in range(1, mining.rounds + 1):
         if result.last_checkpoint is None:
             raise RuntimeError(
@@ -55,6 +58,28 @@ def run(cfg: DictConfig) -> TrainResult:
         model = prepare_round(cfg, datamodule, mining, round_, result.last_checkpoint)
         result = fit(round_config(cfg, mining, round_), datamodule, model, None)
     return result
+
+
+def given_round(cfg: DictConfig, datamodule: pl.LightningDataModule, checkpoint: Path) -> TrainResult:
+    """Round 0 taken from ``mining.start``: the datamodule prepared as a fit would, the split checked.
+
+    Raises:
+        ValueError: the checkpoint was trained on another patient split (its pool would mine, and its
+            rounds train on, other patients than this config's).
+    """
+    from wsiseg.model import read_checkpoint
+    from wsiseg.model.checkpoint import stored_split
+
+    split = stored_split(read_checkpoint(checkpoint), checkpoint) or {}
+    ours = datamodule.split_patients(datamodule.slides())  # before any patch is extracted
+    if split != ours:
+        changed = sorted(p for p in set(split) | set(ours) if split.get(p) != ours.get(p))
+        raise ValueError(f"mining.start={checkpoint} was trained on another patient split than this config's "
+                         f"({len(changed)} patients differ, e.g. {changed[:3]})")  # fmt: skip
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    log.info("round 0: %s (mining.start)", checkpoint)
+    return TrainResult({}, None, checkpoint, Path(cfg.paths.output_dir))
 
 
 def fit(
