@@ -50,15 +50,26 @@ class Variant:
     predict: tuple[str, ...] = ()
     stage: tuple[str, ...] = ()
     quick: bool = False
+    from_baseline: bool = False
+    members: int = 1
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Variant:
-        """A variant from a row of ``experiments.yaml`` (unknown keys are an error)."""
-        unknown = sorted(set(row) - {"name", "description", "quick", *STAGES})
+        """A variant from a row of ``experiments.yaml`` (unknown keys are an error).
+
+        ``from_baseline: true``: its training continues from the baseline's model of the same seed
+        (``mining.start``: later rounds only). ``members: M``: its heatmaps are the ensemble of M models of the
+        seed's split, the variant's own and M - 1 more trained with other initialisation seeds.
+        """
+        unknown = sorted(set(row) - {"name", "description", "quick", "from_baseline", "members", *STAGES})
         if unknown or "name" not in row:
             raise ValueError(f"experiments table: row {row} needs a name and takes only {sorted(cls.__annotations__)}")
         lists = {k: tuple(str(o) for o in row.get(k) or ()) for k in STAGES}
-        return cls(str(row["name"]), str(row.get("description", "")), quick=bool(row.get("quick", False)), **lists)
+        members = int(row.get("members", 1))
+        if members < 1:
+            raise ValueError(f"experiments table: row {row['name']!r}: members must be >= 1")
+        return cls(str(row["name"]), str(row.get("description", "")), quick=bool(row.get("quick", False)),
+                   from_baseline=bool(row.get("from_baseline", False)), members=members, **lists)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -181,20 +192,47 @@ def cohort_step(common: Common, out: Path, python: str = sys.executable) -> Step
     return _with_command(step, python, "synth.py", [f"out_dir={step.folder / COHORT}"])
 
 
+#: Initialisation seeds of an ensemble's members: the cell's seed plus multiples of this (the split stays the seed's).
+MEMBER_SEED_STRIDE = 1000
+
+
+def final_checkpoint(train: Step) -> Path:
+    """The model a train step leaves: ``last.ckpt`` of its last round (``mining.rounds=R``: ``round-R/``)."""
+    rounds = [int(o.split("=", 1)[1]) for o in train.overrides if o.startswith("mining.rounds=")]
+    last = rounds[-1] if rounds else 0
+    folder = train.run_dir / f"round-{last}" if last else train.run_dir
+    return folder / "checkpoints" / "last.ckpt"
+
+
 def plan(
     variants: Sequence[Variant], seeds: Sequence[int], common: Common, out: Path, python: str = sys.executable
 ) -> list[Cell]:
-    """Every (variant, seed) cell, seeds first, with its chain of steps (equal steps share a key and folder)."""
+    """Every (variant, seed) cell, seeds first, with its chain of steps (equal steps share a key and folder).
+
+    A chain is synth -> train [-> train ...] -> predict -> stage: a ``from_baseline`` variant's training
+    follows the baseline's (same key, so the same step), an ensemble's members follow one another.
+    """
     synth = cohort_step(common, out, python)
     cohort = synth.folder / COHORT
+    data = [f"paths.data_dir={synth.folder}"]
     cells = []
     for seed in seeds:
         for v in variants:
-            train = _step("train", synth, seed, (f"experiment={EXPERIMENT}", f"seed={seed}",
-                                                 f"data.split.seed={seed}", *common.train, *v.train), out)  # fmt: skip
-            train = _with_command(train, python, "train.py", [f"paths.data_dir={synth.folder}"])
-            predict = _step("predict", train, seed, (*common.predict, *v.predict), out)
-            ckpt = train.run_dir / "checkpoints" / "last.ckpt"
+            base = (f"experiment={EXPERIMENT}", f"seed={seed}", f"data.split.seed={seed}", *common.train)
+            if v.from_baseline:
+                parent = _with_command(_step("train", synth, seed, base, out), python, "train.py", data)
+                train = _step("train", parent, seed, (*base, *v.train), out)
+                train = _with_command(train, python, "train.py", [*data, f"mining.start={final_checkpoint(parent)}"])
+            else:
+                train = _with_command(_step("train", synth, seed, (*base, *v.train), out), python, "train.py", data)
+            members = [train]
+            for k in range(1, v.members):
+                member = (f"experiment={EXPERIMENT}", f"seed={seed + k * MEMBER_SEED_STRIDE}",
+                          f"data.split.seed={seed}", *common.train, *v.train)  # fmt: skip
+                members.append(_with_command(_step("train", members[-1], seed, member, out), python, "train.py", data))
+            predict = _step("predict", members[-1], seed, (*common.predict, *v.predict), out)
+            checkpoints = [final_checkpoint(m) for m in members]
+            ckpt = str(checkpoints[0]) if len(checkpoints) == 1 else f"[{','.join(map(str, checkpoints))}]"
             paths = [f"ckpt_path={ckpt}", f"slides={cohort}", f"out_dir={predict.folder / 'heatmaps'}"]
             predict = _with_command(predict, python, "predict.py", paths)
             stage = _step("stage", predict, seed, (f"seed={seed}", *common.stage, *v.stage), out)

@@ -134,7 +134,7 @@ def collect(cells: Sequence[Cell], outcomes: dict[str, Outcome]) -> tuple[dict[s
             failures.setdefault(cell.variant.name, []).append(f"seed {cell.seed}: {bad.message.splitlines()[0]}"
                                                               f" (log {bad.step.log_file})")  # fmt: skip
             continue
-        times = {o.step.kind: o.wall_s for o in chain}
+        times = {kind: sum(o.wall_s for o in chain if o.step.kind == kind) for kind in STAGES}  # every member
         result = read_cell(cell.variant.name, cell.seed, cell.stage.run_dir, times["train"], times["predict"])
         results.setdefault(cell.variant.name, []).append(result)
     return results, failures

@@ -21,11 +21,14 @@ BY_NAME = {v.name: v for v in VARIANTS}
 
 def test_the_table_names_its_rows_and_the_baseline_comes_first():
     assert [v.name for v in VARIANTS] == ["baseline", "ratio 2", "40X analogue", "rotation on", "XGBoost",
-                                          "diameter rule", "average filter", "no negative density"]  # fmt: skip
+                                          "diameter rule", "average filter", "no negative density",
+                                          "fine-tune control", "mining 1 round", "mining 2 rounds",
+                                          "importance sampling", "ensemble of 3", "TTA flips"]  # fmt: skip
     assert BY_NAME["ratio 2"].train == ("sampling.neg_pos_ratio=2",)
     assert BY_NAME["no negative density"].stage == ("classifier.exclude_features=[*_negative_density]",)
     assert [v.name for v in select(VARIANTS, ["XGBoost"], quick=False)] == ["baseline", "XGBoost"]
-    assert [v.name for v in select(VARIANTS, None, quick=True)] == ["baseline", "rotation on", "XGBoost"]
+    assert [v.name for v in select(VARIANTS, None, quick=True)] == ["baseline", "rotation on", "XGBoost",
+                                                                    "mining 1 round"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown variants"):
         select(VARIANTS, ["XGboost"], quick=False)
 
@@ -53,7 +56,8 @@ def test_common_overrides_come_first_then_quick_then_the_cohort_flags(tmp_path):
 def test_cells_share_the_model_and_heatmaps_of_equal_overrides(tmp_path):
     cells = plan(VARIANTS, [0, 1], Common(), tmp_path, python="py")
     steps = unique_steps(cells)
-    assert len(cells) == 16 and Counter(s.kind for s in steps) == {"synth": 1, "train": 8, "predict": 8, "stage": 16}
+    # per seed: 4 trainings of their own, 4 later-round trainings, 2 more ensemble members; 10 sets of heatmaps
+    assert len(cells) == 28 and Counter(s.kind for s in steps) == {"synth": 1, "train": 20, "predict": 20, "stage": 28}
     cell = {(c.variant.name, c.seed): c for c in cells}
     for classifier_variant in ("XGBoost", "diameter rule", "average filter", "no negative density"):
         for kind in ("train", "predict"):  # the baseline's model and heatmaps (and their feature cache)
@@ -83,6 +87,26 @@ def test_the_commands_chain_the_steps_folders(tmp_path):
     assert stage.command[2:] == (f"heatmaps={predict.folder}/heatmaps", f"cohort={cohort}", "seed=3",
                                  f"hydra.run.dir={stage.run_dir}")  # fmt: skip
     assert train.folder.name.startswith("train-s3-") and stage.needs is predict
+
+
+def test_later_rounds_follow_the_baselines_model_and_an_ensemble_its_members(tmp_path):
+    base, mining, twice, ensemble = plan([BY_NAME[n] for n in ("baseline", "mining 1 round", "mining 2 rounds",
+                                                               "ensemble of 3")], [2], Common(), tmp_path, "py")
+    synth, first, later, predict, _ = mining.stage.chain()
+    assert first == base.step("train") and later.needs is first  # round 0: the baseline's step, not trained again
+    assert f"mining.start={first.run_dir}/checkpoints/last.ckpt" in later.command
+    assert predict.command[2] == f"ckpt_path={later.run_dir}/round-1/checkpoints/last.ckpt"
+    assert twice.step("predict").command[2].endswith("round-2/checkpoints/last.ckpt")
+    assert twice.stage.chain()[1] == first and twice.stage.chain()[2] != later
+    _, m0, m1, m2, predict, _ = ensemble.stage.chain()
+    assert m0 == base.step("train") and m1.needs is m0 and m2.needs is m1
+    assert [next(o for o in m.command if o.startswith("seed=")) for m in (m0, m1, m2)] == ["seed=2", "seed=1002",
+                                                                                           "seed=2002"]  # fmt: skip
+    assert all("data.split.seed=2" in m.command for m in (m0, m1, m2))  # one split: the same held-out patients
+    members = ",".join(f"{m.run_dir}/checkpoints/last.ckpt" for m in (m0, m1, m2))
+    assert predict.command[2] == f"ckpt_path=[{members}]"
+    with pytest.raises(ValueError, match="members must be >= 1"):
+        Variant.of({"name": "x", "members": 0})
 
 
 class FakeLauncher:
