@@ -225,6 +225,7 @@ def one_slide(few_slides, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # five prediction runs: make test-all
 def test_an_ensemble_heatmap_is_the_mean_of_its_members_and_names_them(one_slide, tiny_checkpoint, tmp_path):
     other = perturbed_copy(tiny_checkpoint, tmp_path / "other.ckpt", 2.0)
     maps = {}

@@ -15,6 +15,8 @@ from wsiseg.mining import MiningSource, MiningSpec, mine_pool
 from wsiseg.sampling import SamplingSpec, read_cohort
 from wsiseg.tasks.train import run as train
 
+pytestmark = pytest.mark.slow  # two training rounds and a mining prediction: make test-all
+
 TINY = ["experiment=demo", "sampling.magnification=3.888", "sampling.patch_size=32", "sampling.out_size=32",
         "data.loader.num_workers=0", "data.loader.prepare_workers=1", "model.net.depth=2", "model.net.base_width=4",
         "trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=1",
