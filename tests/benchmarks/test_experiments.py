@@ -90,8 +90,13 @@ def test_the_commands_chain_the_steps_folders(tmp_path):
 
 
 def test_later_rounds_follow_the_baselines_model_and_an_ensemble_its_members(tmp_path):
-    base, mining, twice, ensemble = plan([BY_NAME[n] for n in ("baseline", "mining 1 round", "mining 2 rounds",
-                                                               "ensemble of 3")], [2], Common(), tmp_path, "py")
+    base, mining, twice, ensemble = plan(
+        [BY_NAME[n] for n in ("baseline", "mining 1 round", "mining 2 rounds", "ensemble of 3")],
+        [2],
+        Common(),
+        tmp_path,
+        "py",
+    )
     synth, first, later, predict, _ = mining.stage.chain()
     assert first == base.step("train") and later.needs is first  # round 0: the baseline's step, not trained again
     assert f"mining.start={first.run_dir}/checkpoints/last.ckpt" in later.command

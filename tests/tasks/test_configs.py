@@ -153,6 +153,14 @@ def test_synth_presets(preset):
     assert isinstance(spec, CohortSpec) and spec.name == preset
 
 
+def test_the_mining_node_is_a_record():
+    from wsiseg.mining import MiningSpec
+
+    spec = instantiate(compose_config("train", [*BASE, "mining.rounds=2", "mining.restart=afresh"]).mining)
+    assert isinstance(spec, MiningSpec) and (spec.rounds, spec.restart, spec.share) == (2, "afresh", 0.25)
+    assert instantiate(compose_config("train", BASE).mining) == MiningSpec()  # the YAML's defaults are the record's
+
+
 def test_every_model_and_data_file(tmp_path):
     for model in names("model"):
         assert isinstance(instantiate(compose_config("train", [*BASE, f"model={model}"]).model), SegmentationModule)
@@ -183,6 +191,7 @@ def test_every_yaml_file_is_covered():
         "inference",
         "classifier",
         "features",
+        "mining",
         "tissue",
         "sampling",
         "debug",  # tests/conf/test_debug.py
@@ -237,6 +246,9 @@ def test_stage_bad_overrides_fail_with_hydras_message(bad):
         ("stage", "froc.sweep=al", "[official, all]"),
         ("predict", "inference.blend=wieghted", "[crop, weighted]"),
         ("predict", "inference.backend=openslid", "[tiffslide, openslide]"),
+        ("predict", "inference.tta=d8", "[none, flips, d4]"),
+        ("predict", "inference.reduction=sum", "[mean, median, max]"),
+        ("train", "mining.restart=later", "[finetune, afresh]"),
         ("stage", "classifier=diameter_rule classifier.diameter=ferret", "[feret, major_axis]"),
         ("stage", "cv_folds=five", "cv_folds"),
     ],

@@ -27,6 +27,7 @@ from omegaconf import MISSING
 from wsiseg.classifiers import DiameterRule
 from wsiseg.evaluation.froc import Sweep
 from wsiseg.inference.plan import PredictSettings
+from wsiseg.mining.spec import MiningSpec
 
 Holdout = Literal["checkpoint", "none"]
 """``stage.py holdout=``: score the U-Net's test patients (``checkpoint``), or fit on every slide (``none``)."""
@@ -143,6 +144,7 @@ class StageSchema:
     model: Any = None
     trainer: Any = None
     inference: Any = None
+    mining: Any = None
 
 
 def register() -> None:
@@ -151,3 +153,4 @@ def register() -> None:
     store.store(name="stage_schema", node=StageSchema)
     store.store(group="inference", name="schema", node=schema_of(PredictSettings, ("model_mpp", "tile"), True))
     store.store(group="classifier", name="diameter_rule_schema", node=schema_of(DiameterRule))
+    store.store(group="mining", name="schema", node=schema_of(MiningSpec))
