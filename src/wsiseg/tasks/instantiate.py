@@ -25,7 +25,7 @@ def instantiate_list(group: DictConfig | None) -> list[Any]:
 def record_run(cfg: DictConfig, folder: str | Path, seed: int | None = None) -> Path:
     """Write ``run.json`` (versions, git revision, seed, command, resolved config) into ``folder``."""
     try:
-        config = OmegaConf.to_container(cfg, resolve=True)
+        config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     except Exception:  # noqa: BLE001 - e.g. ${hydra:...} outside a Hydra app: keep the unresolved form
-        config = OmegaConf.to_container(cfg, resolve=False)
+        config = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
     return write_run_record(folder, config, seed)

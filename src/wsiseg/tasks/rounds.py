@@ -9,6 +9,7 @@ importance sampling, ``losses.npy`` and ``weights.npy`` (one per training patch,
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import asdict
@@ -31,9 +32,8 @@ log = logging.getLogger(__name__)
 
 def round_config(cfg: DictConfig, mining: MiningSpec, round_: int) -> DictConfig:
     """The config of round ``round_``: its own output folder, and ``mining.epochs`` epochs."""
-    out = OmegaConf.to_container(cfg, resolve=False)
     base = Path(str(OmegaConf.select(cfg, "paths.output_dir")))
-    rcfg = OmegaConf.create(out)
+    rcfg = copy.deepcopy(cfg)
     OmegaConf.update(rcfg, "paths.output_dir", str(base / f"round-{round_}"))
     if mining.epochs is not None:
         OmegaConf.update(rcfg, "trainer.max_epochs", mining.epochs)

@@ -87,7 +87,8 @@ def fit(
 ) -> TrainResult:
     """One round: callbacks, loggers and trainer from ``cfg``, then ``trainer.fit``."""
     callbacks = instantiate_list(cfg.get("callbacks"))
-    callbacks.append(ConfigInCheckpoint(OmegaConf.to_container(cfg, resolve=True), run_record(cfg.get("seed"))))
+    config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # typed choices as plain strings: data
+    callbacks.append(ConfigInCheckpoint(config, run_record(cfg.get("seed"))))
     record_run(cfg, cfg.paths.output_dir, cfg.get("seed"))
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
