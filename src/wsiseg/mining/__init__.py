@@ -12,8 +12,9 @@ Names are imported lazily (PEP 562): the config schema reads :class:`MiningSpec`
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wsiseg.lazy import lazy_getattr
 
 _SOURCES = {
     "LossScorer": "losses", "importance_weights": "losses", "patch_losses": "losses",
@@ -40,9 +41,4 @@ if TYPE_CHECKING:
     from wsiseg.mining.spec import MiningSpec, Restart
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _SOURCES, globals())
