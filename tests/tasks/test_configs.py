@@ -161,6 +161,19 @@ def test_the_mining_node_is_a_record():
     assert instantiate(compose_config("train", BASE).mining) == MiningSpec()  # the YAML's defaults are the record's
 
 
+def test_a_later_round_has_its_own_folder_epochs_and_learning_rate():
+    from wsiseg.mining import MiningSpec
+    from wsiseg.tasks.rounds import round_config
+
+    cfg = compose_config("train", [*BASE, "experiment=hard"])
+    later = round_config(cfg, MiningSpec(rounds=2, epochs=3, lr=1e-4), 2)
+    assert later.paths.output_dir == "/tmp/wsiseg-test-out/round-2" and later.trainer.max_epochs == 3
+    assert instantiate(later.model).hparams.optimizer.keywords["lr"] == 1e-4
+    assert cfg.paths.output_dir == "/tmp/wsiseg-test-out" and cfg.model.optimizer.lr == 1e-3  # the run's own: unchanged
+    same = round_config(cfg, MiningSpec(rounds=1), 1)
+    assert same.trainer.max_epochs == cfg.trainer.max_epochs and same.model.optimizer.lr == 1e-3
+
+
 def test_every_model_and_data_file(tmp_path):
     for model in names("model"):
         assert isinstance(instantiate(compose_config("train", [*BASE, f"model={model}"]).model), SegmentationModule)

@@ -21,6 +21,8 @@ class MiningSpec:
         share: share of every batch drawn from the pool (the rest: the training patches).
         restart: ``finetune`` (from the previous round's last checkpoint) or ``afresh`` (new initialisation).
         epochs: epochs of each later round (``None``: ``trainer.max_epochs``).
+        lr: learning rate of the later rounds (``None``: ``model.optimizer.lr``), e.g. the rate round 0 ended at;
+            the model's scheduler starts again from it.
         importance: weight the training patches by the previous round's per-patch loss.
         importance_floor: share of a uniform weight mixed into the importance weights (no patch drops out).
         heatmap_mpp: resolution of the mining heatmaps (um/px).
@@ -36,6 +38,7 @@ class MiningSpec:
     share: float = 0.25
     restart: Restart = "finetune"
     epochs: int | None = None
+    lr: float | None = None
     importance: bool = False
     importance_floor: float = 0.1
     heatmap_mpp: float = 4.0
@@ -50,6 +53,8 @@ class MiningSpec:
         object.__setattr__(self, "restart", restart)
         if self.rounds < 0 or self.per_slide < 0 or (self.epochs is not None and self.epochs < 1):
             raise ValueError("mining.rounds and per_slide must be >= 0, epochs >= 1 (or null)")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"mining.lr must be positive (or null), got {self.lr}")
         if not 0 < self.threshold < 1 or not 0 <= self.share < 1 or not 0 <= self.importance_floor <= 1:
             raise ValueError("mining.threshold is in (0, 1), share in [0, 1), importance_floor in [0, 1]")
 

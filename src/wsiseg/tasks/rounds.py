@@ -31,12 +31,14 @@ log = logging.getLogger(__name__)
 
 
 def round_config(cfg: DictConfig, mining: MiningSpec, round_: int) -> DictConfig:
-    """The config of round ``round_``: its own output folder, and ``mining.epochs`` epochs."""
+    """The config of round ``round_``: its own output folder, ``mining.epochs`` epochs, ``mining.lr``."""
     base = Path(str(OmegaConf.select(cfg, "paths.output_dir")))
     rcfg = copy.deepcopy(cfg)
     OmegaConf.update(rcfg, "paths.output_dir", str(base / f"round-{round_}"))
     if mining.epochs is not None:
         OmegaConf.update(rcfg, "trainer.max_epochs", mining.epochs)
+    if mining.lr is not None:
+        OmegaConf.update(rcfg, "model.optimizer.lr", mining.lr)
     return rcfg
 
 
@@ -46,13 +48,13 @@ def prepare_round(
     """Give ``datamodule`` the round's pool and weights; return the module the round trains.
 
     Args:
-        cfg: the run's config (``paths.output_dir``: round 0's folder).
+        cfg: the round's config (:func:`round_config`; ``paths.output_dir``: the round's folder).
         datamodule: the run's datamodule, set up by the previous round.
         mining: the settings.
         round_: this round (>= 1).
         previous: the previous round's ``last.ckpt``.
     """
-    folder = Path(cfg.paths.output_dir) / f"round-{round_}" / "mining"
+    folder = Path(cfg.paths.output_dir) / "mining"
     folder.mkdir(parents=True, exist_ok=True)
     trained, _ = load_model(previous)  # from its record: the checkpoint is data
     pool = None

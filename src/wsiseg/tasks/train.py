@@ -55,8 +55,9 @@ def run(cfg: DictConfig) -> TrainResult:
             )
         from wsiseg.tasks.rounds import prepare_round, round_config  # the inference stage: only rounds need it
 
-        model = prepare_round(cfg, datamodule, mining, round_, result.last_checkpoint)
-        result = fit(round_config(cfg, mining, round_), datamodule, model, None)
+        round_cfg = round_config(cfg, mining, round_)
+        model = prepare_round(round_cfg, datamodule, mining, round_, result.last_checkpoint)
+        result = fit(round_cfg, datamodule, model, None)
     return result
 
 
