@@ -24,7 +24,7 @@ from wsiseg.atomic import write_text_atomic
 from wsiseg.data import PatchDataModule
 from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, TilePredictor, file_digest, settings_digest
 from wsiseg.mining import MinedPool, MiningSource, MiningSpec, importance_weights, mine_pool, patch_losses
-from wsiseg.model import load_model, read_checkpoint
+from wsiseg.model import load_model
 from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, predict_heatmaps
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def prepare_round(
     datamodule.set_round(pool.cache if pool is not None else None, mining.share, weights)
     model = instantiate(cfg.model)
     if mining.restart == "finetune":
-        model.load_state_dict(read_checkpoint(previous)["state_dict"])
+        model.load_state_dict(trained.state_dict())  # the weights load_model read: the file is not read again
     return model
 
 
