@@ -30,7 +30,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, find_slides, read_block
+from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, TileReader, find_slides
+from wsiseg.inference.dataset import batch_requests
 from wsiseg.inference.plan import plan_task
 from wsiseg.model import load_model
 from wsiseg.model.checkpoint import spec_of_module
@@ -63,33 +64,32 @@ def train_config(args):
 
 def predict(model, slides, settings, out_dir: Path, args) -> tuple[float, int]:
     """Wall seconds of a full prediction run and the tiles it predicted."""
-    data = PredictionData(slides, settings, out_dir, "bench", "bench", args.workers, args.workers)
+    data = PredictionData(slides, settings, out_dir, "bench", "bench", args.workers, args.workers, args.batch_size)
     writer = HeatmapWriter(out_dir, {"settings": {"blend": settings.blend}}, tiff=False, png=False)
     trainer = pl.Trainer(accelerator=args.accelerator, devices=1, precision=args.precision, callbacks=[writer],
                          **PREDICT_TRAINER_ARGS)  # fmt: skip
     start = time.perf_counter()
     predict_heatmaps(trainer, model, data, writer)
     seconds = time.perf_counter() - start
-    return seconds, sum(len(t.cores) for t in data.tasks)
+    return seconds, writer.tiles
 
 
 def model_alone(model, slides, settings, args) -> tuple[float, int]:
-    """Wall seconds of the model on the same tiles (read beforehand), batch by batch as predict does."""
+    """Wall seconds of the model on the same tiles (read beforehand), in the batches predict makes."""
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     model = model.to(device)
-    batches = []
-    for name, path in slides:
-        task = plan_task(name, path, settings)
-        with open_slide(path) as slide:
-            batches += [torch.from_numpy(read_block(slide, task, task.cores[b])) for b in task.blocks]
+    batches, reader = [], TileReader()
+    for i, (name, path) in enumerate(slides):
+        requests = batch_requests(i, plan_task(name, path, settings), args.batch_size)
+        batches += [reader[request]["image"] for request in requests]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision.startswith("bf16"))
     with torch.inference_mode(), autocast:
-        model.predict_step(batches[0].permute(0, 3, 1, 2).to(device))  # warm-up
+        model.predict_step(batches[0].to(device))  # warm-up
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         for tiles in batches:
-            model.predict_step(tiles.to(device).permute(0, 3, 1, 2))
+            model.predict_step(tiles.to(device))
         if device.type == "cuda":
             torch.cuda.synchronize()
     return time.perf_counter() - start, sum(len(b) for b in batches)
@@ -139,6 +139,7 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory format (GPU)")
     parser.add_argument("--slides", type=int, default=6, help="cohort slides to predict (tumour-rich first)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64, help="tiles per model batch")
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--fraction-size", type=int, default=16384, help="side of the 10%% / 100%% tissue slides")

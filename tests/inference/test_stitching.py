@@ -12,11 +12,14 @@ from wsiseg.slide import open_slide
 from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, predict_heatmaps
 
 
-def predict(model, slides, settings, out_dir, **writer_args):
-    data = PredictionData(slides, settings, out_dir, "ckpt", "cfg", num_workers=0, plan_workers=1)
+def predict(model, slides, settings, out_dir, batch_size=64, keep=False, **writer_args):
+    """``predict_heatmaps`` in the main process; ``keep``: also return the datamodule and the writer."""
+    data = PredictionData(slides, settings, out_dir, "ckpt", "cfg", num_workers=0, plan_workers=1,
+                          batch_size=batch_size)  # fmt: skip
     writer = HeatmapWriter(out_dir, {"settings": {"blend": settings.blend}}, **writer_args)
     trainer = pl.Trainer(accelerator="cpu", devices=1, callbacks=[writer], **PREDICT_TRAINER_ARGS)
-    return predict_heatmaps(trainer, model, data, writer)
+    summary = predict_heatmaps(trainer, model, data, writer)
+    return (summary, data, writer) if keep else summary
 
 
 def direct(slide_path, model_mpp: float, factor: int, shape_hw) -> np.ndarray:
@@ -32,16 +35,20 @@ def direct(slide_path, model_mpp: float, factor: int, shape_hw) -> np.ndarray:
     ("model_factor", "heatmap_factor", "blend", "overlap"),
     [(2, 1, "crop", 0.25), (2, 2, "crop", 0.5), (2, 2, "weighted", 0.5), (1, 4, "crop", 0.0)],
 )
+@pytest.mark.parametrize("batch_size", [64, 5])
 def test_heatmap_equals_function_on_the_slide(
-    tiny_cohort, colour_model, tmp_path, model_factor, heatmap_factor, blend, overlap
+    tiny_cohort, colour_model, tmp_path, model_factor, heatmap_factor, blend, overlap, batch_size
 ):
-    """Model pixels are whole multiples of the slide's, so both paths resample identically: no seams, exact."""
+    """Model pixels are whole multiples of the slide's, so both paths resample identically: no seams, exact.
+
+    Batches of 5 tiles span several read blocks (of 3 x 3 cores): each batch is read block by block.
+    """
     name, path = "patient_001_node_1", tiny_cohort / "centre_1" / "patient_001_node_1.tif"
     with open_slide(path) as slide:
         model_mpp = slide.mpp * model_factor
     settings = PredictSettings(model_mpp=model_mpp, tile=32, heatmap_mpp=model_mpp * heatmap_factor,
                                overlap=overlap, blend=blend, block_tiles=3)  # fmt: skip
-    summary = predict(colour_model, [(name, path)], settings, tmp_path, tiff=False, png=False)
+    summary = predict(colour_model, [(name, path)], settings, tmp_path, batch_size, tiff=False, png=False)
     assert summary.done == [name] and not summary.failed
     heatmap = np.load(tmp_path / f"{name}.heatmap.npy").astype(np.float64)
     tissue = np.load(tmp_path / f"{name}.tissue.npy")

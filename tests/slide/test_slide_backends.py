@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
 
-from wsiseg.slide import SlideError, open_slide
+from wsiseg.slide import SlideError, open_slide, resolve_backend
 
 
 @pytest.fixture(params=["tiffslide", "openslide"])
@@ -138,3 +139,39 @@ def test_undecodable_coarsest_tile_is_refused_at_open(
     with pytest.raises(SlideError, match=r"unreadable\.tif: .*Not a JPEG file") as info:
         open_slide(path, backend=backend)
     assert expected in str(info.value)
+
+
+def test_auto_is_openslide_where_installed_and_it_knows_the_format(jpeg_slide: Path, tmp_path: Path) -> None:
+    pytest.importorskip("openslide")
+    assert resolve_backend(jpeg_slide) == "openslide"
+    with open_slide(jpeg_slide, backend="auto") as slide:
+        assert type(slide._backend).__name__ == "OpenSlideBackend"
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("not a slide")
+    assert resolve_backend(unknown) == "tiffslide"  # tiffslide then names what is wrong with the file
+    assert resolve_backend(jpeg_slide, "tiffslide") == "tiffslide"
+
+
+def test_auto_is_tiffslide_without_openslide(jpeg_slide: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openslide", None)  # import openslide raises ImportError
+    assert resolve_backend(jpeg_slide) == "tiffslide"
+    with open_slide(jpeg_slide, backend="auto") as slide:
+        assert type(slide._backend).__name__ == "TiffSlideBackend"
+    with pytest.raises(ValueError, match="'auto', 'tiffslide' or 'openslide', got 'openslid'"):
+        resolve_backend(jpeg_slide, "openslid")
+
+
+@pytest.mark.parametrize(("mpp", "origin"), [(0.243, (37, 11)), (0.6, (101, 203)), (1.0, (0, 0)), (1.7, (333, 5))])
+def test_both_backends_give_the_same_jpeg_pixels_at_prediction_resolutions(
+    tmp_path: Path, write_pyramid, mpp: float, origin: tuple[int, int]
+) -> None:
+    """The tolerance ``auto`` relies on: JPEG pyramid, reads from levels 0-2 with resampling, identical pixels."""
+    pytest.importorskip("openslide")
+    yy, xx = np.mgrid[:1536, :2048]
+    smooth = np.stack([128 + 60 * np.sin(xx / 37.0), 128 + 60 * np.cos(yy / 23.0), (xx + yy) % 256], -1)
+    path = write_pyramid(tmp_path / "smooth.tif", smooth.astype(np.uint8), mpp=0.243, levels=3)
+    reads = {}
+    for backend in ("tiffslide", "openslide"):
+        with open_slide(path, backend=backend) as slide:
+            reads[backend] = slide.read_region(origin, (256, 192), mpp=mpp).astype(int)
+    np.testing.assert_array_equal(reads["tiffslide"], reads["openslide"])

@@ -258,7 +258,7 @@ def test_stage_bad_overrides_fail_with_hydras_message(bad):
         ("stage", "holdout=chekpoint", "[checkpoint, none]"),
         ("stage", "froc.sweep=al", "[official, all]"),
         ("predict", "inference.blend=wieghted", "[crop, weighted]"),
-        ("predict", "inference.backend=openslid", "[tiffslide, openslide]"),
+        ("predict", "inference.backend=openslid", "[auto, tiffslide, openslide]"),
         ("predict", "inference.tta=d8", "[none, flips, d4]"),
         ("predict", "inference.reduction=sum", "[mean, median, max]"),
         ("train", "mining.restart=later", "[finetune, afresh]"),

@@ -11,9 +11,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
-import joblib
 import numpy as np
-from sklearn.preprocessing import LabelEncoder
 
 from wsiseg.atomic import atomic_path
 from wsiseg.labels import SLIDE_LABELS, SlideLabel, size_label
@@ -47,6 +45,8 @@ class FeatureClassifier:
         self.estimator = estimator
         self.features = list(features) if features is not None else None
         self.exclude_features = list(exclude_features or [])
+        from sklearn.preprocessing import LabelEncoder  # here: importing this module stays light
+
         self.encoder = LabelEncoder()
 
     def _matrix(self, rows: Features) -> np.ndarray:
@@ -80,6 +80,8 @@ class FeatureClassifier:
 
     def save(self, path: str | Path) -> Path:
         """Save with joblib, atomically (load only files you trust: joblib runs pickle code)."""
+        import joblib
+
         with atomic_path(path) as tmp:
             joblib.dump({"estimator": self.estimator, "features": self.features, "encoder": self.encoder}, tmp)
         return Path(path)
@@ -87,6 +89,8 @@ class FeatureClassifier:
     @classmethod
     def load(cls, path: str | Path) -> FeatureClassifier:
         """Load a classifier written by :meth:`save`."""
+        import joblib
+
         state = joblib.load(path)
         model = cls(state["estimator"], state["features"])
         model.encoder = state["encoder"]

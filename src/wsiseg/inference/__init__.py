@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from wsiseg.lazy import lazy_getattr
 
 _SOURCES = {
-    "BlockDataset": "dataset", "PredictionData": "dataset", "read_block": "dataset",
+    "PredictionData": "dataset", "TileReader": "reading", "TileRequest": "reading", "read_block": "reading",
     "TileGrid": "tiling", "blend_window": "tiling", "group_cores": "tiling", "make_tile_grid": "tiling",
     "select_cores": "tiling",
     "file_digest": "outputs", "is_complete": "outputs", "output_paths": "outputs", "settings_digest": "outputs",
@@ -20,13 +20,14 @@ _SOURCES = {
     "HeatmapWriter": "writer", "TilePredictor": "ensemble", "View": "tta", "views": "tta",
 }  # fmt: skip
 __all__ = [
-    "BlockDataset",
     "HeatmapWriter",
     "PredictSettings",
     "PredictionData",
     "SlidePrediction",
     "SlideTask",
     "TileGrid",
+    "TileReader",
+    "TileRequest",
     "TilePredictor",
     "View",
     "blend_window",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from wsiseg.inference.dataset import BlockDataset, PredictionData, read_block
+    from wsiseg.inference.dataset import PredictionData
     from wsiseg.inference.ensemble import TilePredictor
     from wsiseg.inference.outputs import (
         SlidePrediction,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         write_outputs,
     )
     from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
+    from wsiseg.inference.reading import TileReader, TileRequest, read_block
     from wsiseg.inference.tiling import TileGrid, blend_window, group_cores, make_tile_grid, select_cores
     from wsiseg.inference.tta import View, views
     from wsiseg.inference.writer import HeatmapWriter

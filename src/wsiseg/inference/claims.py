@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-from torch.utils.data import Sampler
 
 from wsiseg.inference.outputs import is_complete
 from wsiseg.locks import Claim, describe, holder, try_claim
@@ -84,28 +81,3 @@ class SlideClaims:
         """Give back every claim still held (end of the run)."""
         for name in list(self.held):
             self.release(name)
-
-
-class ClaimingSampler(Sampler[int]):
-    """Item indices of a :class:`~wsiseg.inference.dataset.BlockDataset`, slide by slide, once claimed.
-
-    A slide's items come only once this run holds its claim (taken lazily, in the main process, a few
-    blocks ahead of the model); runs sharing a folder thereby share its slides out between them as they go.
-
-    Args:
-        slides: ``(name, number of blocks)`` of the dataset's tasks, in item order.
-        claims: this process's claims.
-    """
-
-    def __init__(self, slides: list[tuple[str, int]], claims: SlideClaims) -> None:
-        self.slides, self.claims = slides, claims
-
-    def __len__(self) -> int:
-        return sum(n for _, n in self.slides)
-
-    def __iter__(self) -> Iterator[int]:
-        start = 0
-        for name, blocks in self.slides:
-            if self.claims.take(name):
-                yield from range(start, start + blocks)
-            start += blocks

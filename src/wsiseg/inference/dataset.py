@@ -1,82 +1,111 @@
-"""Tiles for prediction: each item is one large region read, cut into the tiles of one block.
+"""The slides of a prediction run, planned a few slides ahead and read in fixed-size batches of tiles.
 
-DataLoader workers do the reading (and JPEG decoding) while the model runs; items come in order, slide
-after slide, and the last block of a slide says so, so the writer can finish that slide.
+The main process plans slides (tissue ROI, tiles) in background threads, a few slides ahead of the model, so
+planning hides behind prediction and only those few tissue masks are held at once. A sampler turns each
+planned slide, once this run holds its claim, into :class:`~wsiseg.inference.reading.TileRequest` s of
+``batch_size`` tiles; DataLoader workers read them (:class:`~wsiseg.inference.reading.TileReader`, which
+is all they are sent) while the model runs. Batches come in order, slide after slide, and the last batch of
+a slide says so, so the writer can finish that slide.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Sampler
 
-from wsiseg.inference.claims import ClaimingSampler, SlideClaims
+from wsiseg.inference.claims import SlideClaims
 from wsiseg.inference.outputs import is_complete
 from wsiseg.inference.plan import PredictSettings, SlideTask, plan_or_error
+from wsiseg.inference.reading import TileReader, TileRequest
 from wsiseg.locks import new_run_id, owner
-from wsiseg.parallel import SAFE_CONTEXT, map_slides
-from wsiseg.slide import Slide, open_slide
+from wsiseg.parallel import SAFE_CONTEXT
 
 log = logging.getLogger(__name__)
 
 
-class BlockDataset(Dataset):
-    """Blocks of tiles of several slides, one region read per item.
+def batch_requests(index: int, task: SlideTask, batch_size: int) -> list[TileRequest]:
+    """A slide's tiles in batches of ``batch_size`` (read-block order), each split into one read per block.
 
-    Item ``i`` is ``{"image": (n, 3, T, T) uint8, "task", "core_xy": (n, 2), "last": bool, "error": str}``.
+    Raises:
+        ValueError: ``batch_size`` below 1.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    order = np.concatenate(task.blocks)  # indices into task.cores, block after block
+    block_of = np.repeat(np.arange(len(task.blocks)), [len(b) for b in task.blocks])
+    starts = range(0, len(order), batch_size)
+    requests = []
+    for start in starts:
+        stop = min(start + batch_size, len(order))
+        blocks = block_of[start:stop]
+        reads = (0, *(np.flatnonzero(blocks[1:] != blocks[:-1]) + 1).tolist(), stop - start)
+        requests.append(TileRequest(index, task.name, task.path, task.grid, task.cores[order[start:stop]], reads,
+                                    last=stop == len(order), backend=task.backend))  # fmt: skip
+    return requests
+
+
+class SlidePlanner:
+    """Plans slides in ``workers`` threads, at most ``ahead`` slides beyond the one asked for.
 
     Args:
-        tasks: the planned slides, predicted in this order.
-        backend: slide reader backend.
+        slides: ``(name, path)`` pairs, asked for in this order.
+        settings: tiling settings.
+        workers: planning threads (tissue detection is mostly OpenCV and image decoding, which free the GIL).
+        ahead: slides planned beyond the current one.
     """
 
-    def __init__(self, tasks: Sequence[SlideTask], backend: str = "tiffslide") -> None:
-        self.tasks = list(tasks)
-        self.backend = backend
-        self.items = [(t, b) for t, task in enumerate(self.tasks) for b in range(len(task.blocks))]
-        self._open: OrderedDict[Path, Slide] = OrderedDict()
+    def __init__(self, slides: Sequence[tuple[str, Path]], settings: PredictSettings, workers: int, ahead: int) -> None:
+        self.slides, self.settings, self.ahead = list(slides), settings, max(ahead, 0)
+        self._pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="plan")
+        self._futures: dict[int, Future] = {}
+        self._next = 0
 
-    def __len__(self) -> int:
-        return len(self.items)
+    def result(self, i: int) -> SlideTask | str:
+        """Slide ``i``'s plan, or its error message (blocks until planned); plans ahead of it start now."""
+        while self._next < min(i + 1 + self.ahead, len(self.slides)):
+            name, path = self.slides[self._next]
+            self._futures[self._next] = self._pool.submit(plan_or_error, name, path, self.settings)
+            self._next += 1
+        return self._futures.pop(i).result()
 
-    def _slide(self, path: Path, mpp: float) -> Slide:
-        if path not in self._open:
-            if len(self._open) >= 2:
-                self._open.popitem(last=False)[1].close()
-            self._open[path] = open_slide(path, mpp=mpp, backend=self.backend)  # the mpp the plan resolved
-        return self._open[path]
+    def close(self) -> None:
+        """Stop planning (slides not yet started are dropped)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._futures.clear()
 
-    def __getitem__(self, i: int) -> dict:
-        t, b = self.items[i]
-        task = self.tasks[t]
-        cores = task.cores[task.blocks[b]]  # (n, 2) heatmap corners
-        item = {"task": t, "core_xy": torch.from_numpy(cores), "last": b == len(task.blocks) - 1, "error": ""}
+
+class PlannedBatches(Sampler[TileRequest]):
+    """The run's batches as :class:`TileRequest` s, slide by slide, each slide once planned and claimed.
+
+    It runs in the main process, a few batches ahead of the model: the slide's plan is registered in
+    ``data.tasks`` (for the writer) before its first request is handed out; a slide that failed planning is
+    recorded in ``data.failed``; one another run holds is left to it (see :class:`SlideClaims`).
+    """
+
+    def __init__(self, data: PredictionData) -> None:
+        self.data = data
+
+    def __iter__(self) -> Iterator[TileRequest]:
+        data = self.data
+        planner = SlidePlanner(data.todo, data.settings, data.plan_workers, ahead=max(data.plan_workers, 1))
         try:
-            tiles = read_block(self._slide(task.path, task.grid.slide_mpp), task, cores)  # (n, T, T, 3)
-        except Exception as err:  # one unreadable region fails its slide, not the run
-            item["error"] = f"{type(err).__name__}: {err}"
-            tiles = np.zeros((0, task.grid.tile, task.grid.tile, 3), np.uint8)
-        item["image"] = torch.from_numpy(tiles).permute(0, 3, 1, 2)  # (n, 3, T, T) uint8: 4x less to pass on
-        return item
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_open": OrderedDict()}  # slides are reopened in each worker
-
-
-def read_block(slide: Slide, task: SlideTask, cores: np.ndarray) -> np.ndarray:
-    """One region read covering the tiles of ``cores`` (heatmap corners), cut into (n, T, T, 3) tiles."""
-    grid = task.grid
-    low, high = cores.min(axis=0), cores.max(axis=0)
-    size = ((high - low) * grid.factor + grid.tile).astype(int)  # model px (w, h)
-    region = slide.read_region(tuple(grid.tile_origin_level0(low[None])[0]), tuple(size), grid.model_mpp)
-    offsets = (cores - low) * grid.factor
-    return np.stack([region[y : y + grid.tile, x : x + grid.tile] for x, y in offsets])
+            for i, (name, _) in enumerate(data.todo):
+                planned = planner.result(i)
+                if isinstance(planned, str):
+                    data.failed[name] = planned
+                    continue
+                if not data.claims.take(name):
+                    continue
+                data.tasks[i] = planned
+                yield from batch_requests(i, planned, data.batch_size)
+        finally:
+            planner.close()
 
 
 class PredictionData(pl.LightningDataModule):
@@ -88,19 +117,21 @@ class PredictionData(pl.LightningDataModule):
         out_dir: the output folder (finished slides are skipped).
         checkpoint_digest: digest of the model checkpoint.
         config_digest: digest of the settings.
-        num_workers: DataLoader workers reading tiles.
-        plan_workers: processes planning slides (tissue ROI).
+        num_workers: DataLoader workers reading tiles (0: read in the main process).
+        plan_workers: threads planning slides (tissue ROI) ahead of prediction; also how many slides ahead.
+        batch_size: tiles per model batch (a slide's last batch has fewer).
     """
 
     def __init__(
         self, slides: Sequence[tuple[str, Path]], settings: PredictSettings, out_dir: Path,
-        checkpoint_digest: str, config_digest: str, num_workers: int = 2, plan_workers: int = 2,
+        checkpoint_digest: str, config_digest: str, num_workers: int = 2, plan_workers: int = 2, batch_size: int = 64,
     ) -> None:  # fmt: skip
         super().__init__()
         self.slides, self.settings, self.out_dir = list(slides), settings, Path(out_dir)
         self.digests = (checkpoint_digest, config_digest)
-        self.num_workers, self.plan_workers = num_workers, plan_workers
-        self.tasks: list[SlideTask] = []
+        self.num_workers, self.plan_workers, self.batch_size = num_workers, plan_workers, batch_size
+        self.todo: list[tuple[str, Path]] = []
+        self.tasks: dict[int, SlideTask] = {}  # planned, claimed and not yet written (the writer drops them)
         self.skipped: list[str] = []
         self.failed: dict[str, str] = {}
         self.run_id = ""
@@ -111,10 +142,10 @@ class PredictionData(pl.LightningDataModule):
         return self.slides[rank::world]
 
     def setup(self, stage: str | None = None) -> None:
-        """Plan this rank's unfinished slides (in parallel); failures are recorded, not raised.
+        """Find this rank's unfinished slides; they are planned later, a few ahead of prediction.
 
-        Slides are claimed later, one by one as their tiles are read (:class:`ClaimingSampler`), so runs that
-        share ``out_dir`` share its slides out between them.
+        Slides are claimed one by one as their tiles are about to be read (:class:`PlannedBatches`), so runs
+        that share ``out_dir`` share its slides out between them.
         """
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         run_id = new_run_id()
@@ -122,18 +153,14 @@ class PredictionData(pl.LightningDataModule):
         self.claims = SlideClaims(self.out_dir, self.digests, owner(self.run_id, rank=rank))
         mine = self.shard(rank, world)
         done = {n for n, _ in mine if is_complete(self.out_dir, n, *self.digests)}
-        todo = [(n, p) for n, p in mine if n not in done]
+        self.todo = [(n, p) for n, p in mine if n not in done]
         self.skipped = [n for n, _ in mine if n in done]
-        planned = map_slides(plan_or_error, [(n, p, self.settings) for n, p in todo], self.plan_workers, "plan slides")
-        self.tasks = [t for t in planned if isinstance(t, SlideTask)]
-        self.failed = {n: r for (n, _), r in zip(todo, planned, strict=True) if isinstance(r, str)}
+        self.tasks, self.failed = {}, {}
         if self.skipped:
             log.info("rank %d: %d slides already done, skipped", rank, len(self.skipped))
 
     def predict_dataloader(self) -> DataLoader:
-        """Blocks of tiles in slide order; ``batch_size=None``: a block is a batch."""
-        dataset = BlockDataset(self.tasks, self.settings.backend)
-        sampler = ClaimingSampler([(t.name, len(t.blocks)) for t in self.tasks], self.claims)
+        """Fixed-size batches of tiles in slide order (``batch_size=None``: each request is a batch)."""
         context = SAFE_CONTEXT if self.num_workers > 0 else None  # slides were opened here: never fork
-        return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=self.num_workers,
+        return DataLoader(TileReader(), batch_size=None, sampler=PlannedBatches(self), num_workers=self.num_workers,
                           multiprocessing_context=context)  # fmt: skip

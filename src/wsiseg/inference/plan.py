@@ -15,7 +15,7 @@ from wsiseg.errors import SlideError, WsisegError
 from wsiseg.inference.tiling import Blend, TileGrid, group_cores, make_tile_grid, select_cores
 from wsiseg.inference.tta import Reduction, Tta
 from wsiseg.sampling import read_cohort
-from wsiseg.slide import BackendName, open_slide
+from wsiseg.slide import BackendName, Reader, open_slide, resolve_backend
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
 
 if TYPE_CHECKING:  # the model stage imports torch; planning does not need it
@@ -38,7 +38,8 @@ class PredictSettings:
         block_tiles: tiles per side read in one region read.
         tissue: the tissue detector's settings; tiles are predicted inside its ROI (``conf/tissue``, shared with
             training).
-        backend: slide reader backend.
+        backend: slide reader: ``auto`` (OpenSlide where installed and it knows the format, else tiffslide),
+            ``tiffslide`` or ``openslide``.
         slide_mpp: level-0 um/px for slides that record none (wins over the file's value; ``None``: the file's).
         tta: test-time augmentation (:data:`~wsiseg.inference.tta.Tta`): ``none``, ``flips`` (4 views) or
             ``d4`` (8 views); each view's prediction is mapped back exactly and the views are averaged.
@@ -53,7 +54,7 @@ class PredictSettings:
     blend: Blend = "crop"
     block_tiles: int = 8
     tissue: TissueParams = DEFAULT_PARAMS
-    backend: BackendName = "tiffslide"
+    backend: BackendName = "auto"
     slide_mpp: float | None = None
     tta: Tta = "none"
     reduction: Reduction = "mean"
@@ -83,6 +84,7 @@ class SlideTask:
     cores: np.ndarray  # (N, 2) heatmap corners of the tile cores to predict
     blocks: tuple[np.ndarray, ...]  # indices into ``cores``, one region read each
     tissue: np.ndarray  # (H, W) bool at heatmap resolution
+    backend: Reader = "tiffslide"  # the reader ``settings.backend`` resolved to for this slide
 
     @property
     def extent(self) -> tuple[slice, slice]:
@@ -128,7 +130,8 @@ def plan_task(name: str, path: Path, settings: PredictSettings) -> SlideTask:
     Raises:
         WsisegError: unreadable slide, no pixel spacing, or no tissue.
     """
-    with open_slide(path, mpp=settings.slide_mpp, backend=settings.backend) as slide:
+    reader = resolve_backend(path, settings.backend)
+    with open_slide(path, mpp=settings.slide_mpp, backend=reader) as slide:
         if min(slide.dimensions) * slide.mpp < settings.tile * settings.model_mpp:
             raise SlideError(
                 path,
@@ -144,7 +147,7 @@ def plan_task(name: str, path: Path, settings: PredictSettings) -> SlideTask:
     tissue = cv2.resize(roi.mask.astype(np.uint8), grid.heatmap_hw[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
     cores = select_cores(grid, tissue)
     blocks = tuple(group_cores(cores, grid.core_hm, settings.block_tiles))
-    return SlideTask(name, Path(path), grid, cores, blocks, tissue)
+    return SlideTask(name, Path(path), grid, cores, blocks, tissue, reader)
 
 
 def plan_or_error(name: str, path: Path, settings: PredictSettings) -> SlideTask | str:

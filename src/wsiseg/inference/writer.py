@@ -45,7 +45,7 @@ class HeatmapWriter(BasePredictionWriter):
         self.failed: dict[str, str] = {}
         self._acc: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._progress: tqdm | None = None
-        self._tiles, self._start = 0, 0.0
+        self.tiles, self._start = 0, 0.0  # tiles predicted by this rank
         self._token = ""
         self._data: PredictionData | None = None
 
@@ -54,24 +54,26 @@ class HeatmapWriter(BasePredictionWriter):
         data: PredictionData = trainer.datamodule
         self._data, self._token = data, f"{data.run_id}-r{trainer.global_rank}"
         self.work.mkdir(parents=True, exist_ok=True)
-        self._progress = tqdm(total=len(data.tasks), desc=f"predict [rank {trainer.global_rank}]", unit="slide")
+        self._progress = tqdm(total=len(data.todo), desc=f"predict [rank {trainer.global_rank}]", unit="slide")
         self._start = time.perf_counter()
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
         """Add one block's tiles to its slide; finish the slide after its last block."""
         data: PredictionData = trainer.datamodule
-        task = data.tasks[int(batch["task"])]
-        if task.name in self.failed:
+        index = int(batch["task"])
+        task = data.tasks.get(index)
+        if task is None:  # the slide failed at an earlier batch
             return
         if batch["error"]:
-            self._fail(int(batch["task"]), task, batch["error"])
-            return
-        self._accumulate(int(batch["task"]), task, prediction, batch["core_xy"].cpu().numpy())
-        self._tiles += len(batch["core_xy"])
-        if batch["last"]:
-            self._finish(int(batch["task"]), task)
-            self._progress.update()
-            self._progress.set_postfix(tiles_per_s=f"{self._tiles / (time.perf_counter() - self._start):.1f}")
+            self._fail(index, task, batch["error"])
+        else:
+            self._accumulate(index, task, prediction, batch["core_xy"].cpu().numpy())
+            self.tiles += len(batch["core_xy"])
+            if batch["last"]:
+                self._finish(index, task)
+        self._progress.n = len(self.done) + len(self.failed) + len(data.failed)  # planning failures too
+        self._progress.set_postfix(tiles_per_s=f"{self.tiles / (time.perf_counter() - self._start):.1f}")
+        self._progress.refresh()
 
     def _accumulators(self, index: int, task: SlideTask) -> tuple[np.ndarray, np.ndarray]:
         if index not in self._acc:
@@ -107,18 +109,20 @@ class HeatmapWriter(BasePredictionWriter):
         if self.png:
             with open_slide(task.path, mpp=task.grid.slide_mpp) as slide:
                 thumbnail = slide.thumbnail(task.grid.heatmap_mpp)[: total.shape[0], : total.shape[1]]
-        meta = {**self.meta, "tiles": int(len(task.cores))}
+        meta = {**self.meta, "tiles": int(len(task.cores)), "reader": task.backend}
         prediction = SlidePrediction(task.name, task.path, task.grid, total, task.tissue, thumbnail)
         write_outputs(self.out_dir, prediction, meta, self.tiff, self.png)
         del total, weight, prediction
         self._drop_work(task)
         self.done.append(task.name)
+        self._data.tasks.pop(index, None)  # its tissue mask is no longer needed
         self._data.claims.release(task.name)
 
     def _fail(self, index: int, task: SlideTask, error: str) -> None:
         log.error("%s: %s", task.name, error)
         self.failed[task.name] = error
         self._acc.pop(index, None)
+        self._data.tasks.pop(index, None)
         self._drop_work(task)
         self._data.claims.release(task.name)
 
@@ -132,6 +136,8 @@ class HeatmapWriter(BasePredictionWriter):
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Close the progress bar, give back any claim still held, remove the scratch folder when empty."""
         if self._progress is not None:
+            if self._data is not None:
+                self._progress.n = len(self.done) + len(self.failed) + len(self._data.failed)
             self._progress.close()
         if self._data is not None and self._data.claims is not None:
             self._data.claims.release_all()

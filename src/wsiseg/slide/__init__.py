@@ -16,7 +16,33 @@ from wsiseg.slide.geometry import ReadWindow, group_tiles, level_for_mpp, read_w
 from wsiseg.slide.mpp import MppSource, resolve_mpp
 from wsiseg.slide.reader import Slide
 
-BackendName = Literal["tiffslide", "openslide"]
+BackendName = Literal["auto", "tiffslide", "openslide"]
+#: What ``auto`` chooses between; tiffslide is pure Python and always installed, OpenSlide optional.
+Reader = Literal["tiffslide", "openslide"]
+
+
+def resolve_backend(path: str | Path, backend: BackendName = "auto") -> Reader:
+    """The reader a slide is opened with (``auto``: OpenSlide where installed and it knows the format).
+
+    OpenSlide's C decoder reads prediction tiles faster than tiffslide (see the README's benchmarks); without
+    it, or for a format it does not know, ``auto`` is tiffslide. The two return the same pixels on pyramid
+    TIFFs (``tests/slide/test_slide_backends.py``).
+
+    Raises:
+        ValueError: ``backend`` is none of ``auto``, ``tiffslide``, ``openslide``.
+    """
+    if backend not in ("auto", "tiffslide", "openslide"):
+        raise ValueError(f"backend must be 'auto', 'tiffslide' or 'openslide', got {backend!r}")
+    if backend != "auto":
+        return backend
+    try:
+        import openslide
+    except ImportError:  # openslide-python or the OpenSlide library is missing
+        return "tiffslide"
+    try:
+        return "openslide" if openslide.OpenSlide.detect_format(str(path)) else "tiffslide"
+    except Exception:  # noqa: BLE001  an unreadable file: let tiffslide name the problem
+        return "tiffslide"
 
 
 def open_slide(path: str | Path, mpp: float | None = None, backend: BackendName = "tiffslide") -> Slide:
@@ -26,7 +52,8 @@ def open_slide(path: str | Path, mpp: float | None = None, backend: BackendName 
         path: The slide (a tiled pyramid TIFF such as the CAMELYON files).
         mpp: Micrometres per level-0 pixel, given by hand; wins over the file's metadata (a warning is logged
             when they disagree by more than 2%). None: read it from the file.
-        backend: ``"tiffslide"`` (default) or ``"openslide"`` (needs ``pip install wsiseg[openslide]``).
+        backend: ``"tiffslide"`` (default), ``"openslide"`` (needs ``pip install wsiseg[openslide]``) or
+            ``"auto"`` (OpenSlide where installed and it knows the format, else tiffslide: :func:`resolve_backend`).
 
     Returns:
         The opened :class:`Slide`; use it as a context manager or call ``close()``.
@@ -36,13 +63,12 @@ def open_slide(path: str | Path, mpp: float | None = None, backend: BackendName 
             decoded (checked before the mpp; the message names the compression), or it has no usable mpp.
     """
     path = Path(path)
+    reader = resolve_backend(path, backend)
     _check_file(path)
-    if backend == "tiffslide":
+    if reader == "tiffslide":
         from wsiseg.slide.tiffslide_backend import TiffSlideBackend as backend_cls
-    elif backend == "openslide":
-        from wsiseg.slide.openslide_backend import OpenSlideBackend as backend_cls
     else:
-        raise ValueError(f"backend must be 'tiffslide' or 'openslide', got {backend!r}")
+        from wsiseg.slide.openslide_backend import OpenSlideBackend as backend_cls
     opened = backend_cls(path)
     try:
         return Slide(opened, path, mpp=mpp)
@@ -63,6 +89,7 @@ def _check_file(path: Path) -> None:
 __all__ = [
     "ArrayBackend",
     "MppSource",
+    "Reader",
     "ReadWindow",
     "Slide",
     "SlideBackend",
@@ -71,6 +98,7 @@ __all__ = [
     "level_for_mpp",
     "open_slide",
     "read_window",
+    "resolve_backend",
     "resolve_mpp",
     "tile_grid",
 ]
