@@ -64,7 +64,8 @@ def train_config(args):
 
 def predict(model, slides, settings, out_dir: Path, args) -> tuple[float, int]:
     """Wall seconds of a full prediction run and the tiles it predicted."""
-    data = PredictionData(slides, settings, out_dir, "bench", "bench", args.workers, args.workers, args.batch_size)
+    data = PredictionData(slides, settings, out_dir, ("bench", "bench"), args.workers, 2, args.batch_size,
+                          args.read_threads)  # fmt: skip
     writer = HeatmapWriter(out_dir, {"settings": {"blend": settings.blend}}, tiff=False, png=False)
     trainer = pl.Trainer(accelerator=args.accelerator, devices=1, precision=args.precision, callbacks=[writer],
                          **PREDICT_TRAINER_ARGS)  # fmt: skip
@@ -138,7 +139,8 @@ def main() -> None:
     parser.add_argument("--model", help="model config instead of the experiment's (e.g. unet: the paper's width)")
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory format (GPU)")
     parser.add_argument("--slides", type=int, default=6, help="cohort slides to predict (tumour-rich first)")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0, help="reading worker processes (0: threads)")
+    parser.add_argument("--read-threads", type=int, default=2, help="reading threads (with --workers 0)")
     parser.add_argument("--batch-size", type=int, default=64, help="tiles per model batch")
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--precision", default="32-true")

@@ -272,3 +272,26 @@ def test_ensemble_members_must_tile_alike(one_slide, tiny_checkpoint, tmp_path):
         run(compose_config("predict", args(f"[{tiny_checkpoint},{tmp_path / 'coarse.ckpt'}]", one_slide, tmp_path)))
     with pytest.raises(ValueError, match="names a checkpoint twice"):
         run(compose_config("predict", args(f"[{tiny_checkpoint},{tiny_checkpoint}]", one_slide, tmp_path)))
+
+
+def test_multirun_over_two_slide_globs_through_the_submitit_launcher(tiny_cohort, tiny_checkpoint, tmp_path):
+    """``predict.py -m`` with Hydra's submitit launcher in its local mode (the SLURM plugin's code path): one job
+    per glob, each job's heatmaps in its own folder, only its own slides."""
+    sweep = tmp_path / "sweep"
+    globs = [str(tiny_cohort / "centre_0" / "*_node_[01].tif"), str(tiny_cohort / "centre_1" / "*_node_2.tif")]
+    # quoted: a sweep's values are Hydra grammar, where [ and , mean lists
+    sweep_slides = ",".join(f"'{g}'" for g in globs)
+    arguments = ["-m", *args(tiny_checkpoint, sweep_slides, "${hydra:runtime.output_dir}/heatmaps"),
+                 "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "hydra.launcher.cpus_per_task=1",
+                 "write_tiff=false", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    proc = subprocess.run([sys.executable, str(REPO / "predict.py"), *arguments], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for job, pattern in enumerate(globs):
+        expected = sorted(name for name, _ in find_slides(pattern))
+        heatmaps = (sweep / str(job) / "heatmaps").glob("*.heatmap.npy")
+        done = sorted(p.name.removesuffix(".heatmap.npy") for p in heatmaps)
+        assert expected and done == expected
+        summary = json.loads((sweep / str(job) / "heatmaps" / f"{expected[0]}.json").read_text())
+        assert summary["checkpoint_digest"] and summary["reader"] == "tiffslide"
+    assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2  # both ran as submitit jobs

@@ -14,7 +14,7 @@ from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, predict_heatmaps
 
 def predict(model, slides, settings, out_dir, batch_size=64, keep=False, **writer_args):
     """``predict_heatmaps`` in the main process; ``keep``: also return the datamodule and the writer."""
-    data = PredictionData(slides, settings, out_dir, "ckpt", "cfg", num_workers=0, plan_workers=1,
+    data = PredictionData(slides, settings, out_dir, ("ckpt", "cfg"), num_workers=0, plan_workers=1,
                           batch_size=batch_size)  # fmt: skip
     writer = HeatmapWriter(out_dir, {"settings": {"blend": settings.blend}}, **writer_args)
     trainer = pl.Trainer(accelerator="cpu", devices=1, callbacks=[writer], **PREDICT_TRAINER_ARGS)

@@ -141,24 +141,21 @@ def test_undecodable_coarsest_tile_is_refused_at_open(
     assert expected in str(info.value)
 
 
-def test_auto_is_openslide_where_installed_and_it_knows_the_format(jpeg_slide: Path, tmp_path: Path) -> None:
-    pytest.importorskip("openslide")
-    assert resolve_backend(jpeg_slide) == "openslide"
-    with open_slide(jpeg_slide, backend="auto") as slide:
-        assert type(slide._backend).__name__ == "OpenSlideBackend"
-    unknown = tmp_path / "notes.txt"
-    unknown.write_text("not a slide")
-    assert resolve_backend(unknown) == "tiffslide"  # tiffslide then names what is wrong with the file
-    assert resolve_backend(jpeg_slide, "tiffslide") == "tiffslide"
-
-
-def test_auto_is_tiffslide_without_openslide(jpeg_slide: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "openslide", None)  # import openslide raises ImportError
-    assert resolve_backend(jpeg_slide) == "tiffslide"
+def test_auto_is_tiffslide_for_tiffs_and_openslide_for_what_only_it_reads(jpeg_slide: Path, tmp_path: Path) -> None:
+    assert resolve_backend(jpeg_slide) == "tiffslide"  # the faster reader of prediction's block reads
     with open_slide(jpeg_slide, backend="auto") as slide:
         assert type(slide._backend).__name__ == "TiffSlideBackend"
+    assert resolve_backend(jpeg_slide, "openslide") == "openslide"
+    mirax = tmp_path / "slide.MRXS"
+    pytest.importorskip("openslide")
+    assert resolve_backend(mirax) == "openslide"
+
+
+def test_auto_without_openslide_and_a_misspelt_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openslide", None)  # import openslide raises ImportError
+    assert resolve_backend(tmp_path / "slide.mrxs") == "tiffslide"  # which then names what it cannot read
     with pytest.raises(ValueError, match="'auto', 'tiffslide' or 'openslide', got 'openslid'"):
-        resolve_backend(jpeg_slide, "openslid")
+        resolve_backend(tmp_path / "slide.tif", "openslid")
 
 
 @pytest.mark.parametrize(("mpp", "origin"), [(0.243, (37, 11)), (0.6, (101, 203)), (1.0, (0, 0)), (1.7, (333, 5))])

@@ -103,10 +103,16 @@ def test_ddp_with_two_cpu_processes(tiny_cohort, tmp_path):
 
 
 @pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
-def test_two_job_multirun(tiny_cohort, tmp_path):
+@pytest.mark.parametrize("launcher", ["basic", "submitit_local"])
+def test_two_job_multirun(tiny_cohort, tmp_path, launcher):
+    """A two-job sweep, in turn (Hydra's basic launcher) and as submitit jobs (the SLURM plugin's local mode)."""
     sweep = tmp_path / "sweep"
     args = overrides(tiny_cohort, tmp_path / "cache", "${hydra:runtime.output_dir}", "trainer.max_epochs=1")
+    if launcher == "submitit_local":
+        args += ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=15", "hydra.launcher.cpus_per_task=1"]
     _train_cli(["-m", *args, "sampling.neg_pos_ratio=2,3", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    if launcher == "submitit_local":
+        assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 2  # both ran as submitit jobs
     for job in ("0", "1"):
         assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
         assert list((sweep / job / "tensorboard").glob("events.out.tfevents.*"))

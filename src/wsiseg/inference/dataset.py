@@ -11,13 +11,15 @@ a slide says so, so the writer can finish that slide.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, IterableDataset, Sampler
 
 from wsiseg.inference.claims import SlideClaims
 from wsiseg.inference.outputs import is_complete
@@ -108,6 +110,35 @@ class PlannedBatches(Sampler[TileRequest]):
             planner.close()
 
 
+class ThreadedBatches(IterableDataset):
+    """The run's batches read by ``threads`` threads of the main process, a few batches ahead, in order.
+
+    The alternative to reading worker processes (``num_workers > 0``): nothing to start, nothing to pickle.
+    Decoding JPEG tiles (imagecodecs, OpenSlide) and resampling them (OpenCV) release the GIL, as does the
+    model, so on a CPU the reads hide behind the model. Each thread keeps its own slide handles.
+    """
+
+    def __init__(self, data: PredictionData, threads: int) -> None:
+        self.data, self.threads = data, max(threads, 1)
+
+    def __iter__(self) -> Iterator[dict]:
+        local = threading.local()
+
+        def read(request: TileRequest) -> dict:
+            if not hasattr(local, "reader"):
+                local.reader = TileReader()
+            return local.reader[request]
+
+        pending: deque[Future] = deque()
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="read") as pool:
+            for request in PlannedBatches(self.data):
+                pending.append(pool.submit(read, request))
+                if len(pending) > 2 * self.threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
 class PredictionData(pl.LightningDataModule):
     """The slides of a prediction run, shared out across ranks (each slide goes to exactly one rank).
 
@@ -115,21 +146,23 @@ class PredictionData(pl.LightningDataModule):
         slides: ``(name, path)`` pairs.
         settings: tiling settings.
         out_dir: the output folder (finished slides are skipped).
-        checkpoint_digest: digest of the model checkpoint.
-        config_digest: digest of the settings.
-        num_workers: DataLoader workers reading tiles (0: read in the main process).
+        digests: the model checkpoint's digest and the settings' digest (a heatmap is reused when both match).
+        num_workers: DataLoader worker processes reading tiles (0: ``read_threads`` threads of this process).
         plan_workers: threads planning slides (tissue ROI) ahead of prediction; also how many slides ahead.
+        read_threads: with ``num_workers=0``, threads reading tiles ahead of the model (0: read between batches).
         batch_size: tiles per model batch (a slide's last batch has fewer).
     """
 
     def __init__(
         self, slides: Sequence[tuple[str, Path]], settings: PredictSettings, out_dir: Path,
-        checkpoint_digest: str, config_digest: str, num_workers: int = 2, plan_workers: int = 2, batch_size: int = 64,
+        digests: tuple[str, str], num_workers: int = 0, plan_workers: int = 2, batch_size: int = 64,
+        read_threads: int = 2,
     ) -> None:  # fmt: skip
         super().__init__()
         self.slides, self.settings, self.out_dir = list(slides), settings, Path(out_dir)
-        self.digests = (checkpoint_digest, config_digest)
+        self.digests = tuple(digests)
         self.num_workers, self.plan_workers, self.batch_size = num_workers, plan_workers, batch_size
+        self.read_threads = read_threads
         self.todo: list[tuple[str, Path]] = []
         self.tasks: dict[int, SlideTask] = {}  # planned, claimed and not yet written (the writer drops them)
         self.skipped: list[str] = []
@@ -161,6 +194,9 @@ class PredictionData(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         """Fixed-size batches of tiles in slide order (``batch_size=None``: each request is a batch)."""
-        context = SAFE_CONTEXT if self.num_workers > 0 else None  # slides were opened here: never fork
-        return DataLoader(TileReader(), batch_size=None, sampler=PlannedBatches(self), num_workers=self.num_workers,
-                          multiprocessing_context=context)  # fmt: skip
+        if self.num_workers > 0:  # worker processes, spawned (slides were opened here: never fork)
+            return DataLoader(TileReader(), batch_size=None, sampler=PlannedBatches(self),
+                              num_workers=self.num_workers, multiprocessing_context=SAFE_CONTEXT)  # fmt: skip
+        if self.read_threads > 0:
+            return DataLoader(ThreadedBatches(self, self.read_threads), batch_size=None)
+        return DataLoader(TileReader(), batch_size=None, sampler=PlannedBatches(self))

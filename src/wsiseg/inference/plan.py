@@ -38,8 +38,8 @@ class PredictSettings:
         block_tiles: tiles per side read in one region read.
         tissue: the tissue detector's settings; tiles are predicted inside its ROI (``conf/tissue``, shared with
             training).
-        backend: slide reader: ``auto`` (OpenSlide where installed and it knows the format, else tiffslide),
-            ``tiffslide`` or ``openslide``.
+        backend: slide reader: ``auto`` (tiffslide, or OpenSlide for the formats only it reads: see
+            :func:`~wsiseg.slide.resolve_backend`), ``tiffslide`` or ``openslide``.
         slide_mpp: level-0 um/px for slides that record none (wins over the file's value; ``None``: the file's).
         tta: test-time augmentation (:data:`~wsiseg.inference.tta.Tta`): ``none``, ``flips`` (4 views) or
             ``d4`` (8 views); each view's prediction is mapped back exactly and the views are averaged.

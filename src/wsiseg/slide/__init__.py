@@ -21,12 +21,18 @@ BackendName = Literal["auto", "tiffslide", "openslide"]
 Reader = Literal["tiffslide", "openslide"]
 
 
-def resolve_backend(path: str | Path, backend: BackendName = "auto") -> Reader:
-    """The reader a slide is opened with (``auto``: OpenSlide where installed and it knows the format).
+#: Formats only OpenSlide reads (not TIFF containers); ``auto`` opens them with OpenSlide.
+OPENSLIDE_ONLY = (".mrxs", ".vms", ".vmu")
 
-    OpenSlide's C decoder reads prediction tiles faster than tiffslide (see the README's benchmarks); without
-    it, or for a format it does not know, ``auto`` is tiffslide. The two return the same pixels on pyramid
-    TIFFs (``tests/slide/test_slide_backends.py``).
+
+def resolve_backend(path: str | Path, backend: BackendName = "auto") -> Reader:
+    """The reader a slide is opened with (``auto``: tiffslide, or OpenSlide for the formats only it reads).
+
+    Prediction reads blocks of tiles (``inference.block_tiles``); for those tiffslide is the faster reader
+    (``benchmarks/bench_peers.py`` measures both, see the README), while OpenSlide wins only one tile per read.
+    So ``auto`` is tiffslide for TIFF containers (CAMELYON's TIFFs, SVS, NDPI, ...) and OpenSlide, where
+    installed, for ``OPENSLIDE_ONLY`` formats. On pyramid TIFFs both return the same pixels
+    (``tests/slide/test_slide_backends.py``).
 
     Raises:
         ValueError: ``backend`` is none of ``auto``, ``tiffslide``, ``openslide``.
@@ -35,14 +41,13 @@ def resolve_backend(path: str | Path, backend: BackendName = "auto") -> Reader:
         raise ValueError(f"backend must be 'auto', 'tiffslide' or 'openslide', got {backend!r}")
     if backend != "auto":
         return backend
-    try:
-        import openslide
-    except ImportError:  # openslide-python or the OpenSlide library is missing
+    if Path(path).suffix.lower() not in OPENSLIDE_ONLY:
         return "tiffslide"
     try:
-        return "openslide" if openslide.OpenSlide.detect_format(str(path)) else "tiffslide"
-    except Exception:  # noqa: BLE001  an unreadable file: let tiffslide name the problem
+        import openslide  # noqa: F401
+    except ImportError:  # tiffslide then says it cannot read the file
         return "tiffslide"
+    return "openslide"
 
 
 def open_slide(path: str | Path, mpp: float | None = None, backend: BackendName = "tiffslide") -> Slide:
@@ -53,7 +58,7 @@ def open_slide(path: str | Path, mpp: float | None = None, backend: BackendName 
         mpp: Micrometres per level-0 pixel, given by hand; wins over the file's metadata (a warning is logged
             when they disagree by more than 2%). None: read it from the file.
         backend: ``"tiffslide"`` (default), ``"openslide"`` (needs ``pip install wsiseg[openslide]``) or
-            ``"auto"`` (OpenSlide where installed and it knows the format, else tiffslide: :func:`resolve_backend`).
+            ``"auto"`` (tiffslide, or OpenSlide for the formats only it reads: :func:`resolve_backend`).
 
     Returns:
         The opened :class:`Slide`; use it as a context manager or call ``close()``.
@@ -88,6 +93,7 @@ def _check_file(path: Path) -> None:
 
 __all__ = [
     "ArrayBackend",
+    "OPENSLIDE_ONLY",
     "MppSource",
     "Reader",
     "ReadWindow",

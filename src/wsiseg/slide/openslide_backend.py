@@ -99,10 +99,13 @@ class OpenSlideBackend:
                 "reopen the slide",
             )
         image = self._call(what, self._slide.read_region, location, level, size)
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)  # (H, W, 4)
-        alpha = rgba[..., 3:] / 255.0
-        rgb = rgba[..., :3] * alpha + BACKGROUND * (1.0 - alpha)
-        return np.round(rgb).astype(np.uint8)
+        rgba = np.asarray(image.convert("RGBA"))  # (H, W, 4) uint8, not premultiplied
+        rgb, alpha = rgba[..., :3].copy(), rgba[..., 3]
+        partial = alpha < 255  # outside the slide, or a scanner's transparent edge; usually nowhere
+        if partial.any():
+            a = alpha[partial][:, None] / 255.0
+            rgb[partial] = np.round(rgb[partial] * a + BACKGROUND * (1.0 - a)).astype(np.uint8)
+        return rgb
 
     def close(self) -> None:
         """Close the file (a second call does nothing)."""

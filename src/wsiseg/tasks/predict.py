@@ -74,7 +74,8 @@ def run(cfg: DictConfig) -> PredictSummary:
         "config_digest": digests[1],
         "settings": asdict(settings),
     }
-    data = PredictionData(slides, settings, out_dir, *digests, cfg.num_workers, cfg.plan_workers, cfg.batch_size)
+    data = PredictionData(slides, settings, out_dir, digests, cfg.num_workers, cfg.plan_workers, cfg.batch_size,
+                          cfg.read_threads)  # fmt: skip
     writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png)
     trainer: pl.Trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     return predict_heatmaps(trainer, model, data, writer)

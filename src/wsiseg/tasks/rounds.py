@@ -91,7 +91,7 @@ def mine_training_slides(
             "purpose": f"hard-negative mining for round {round_}"}  # fmt: skip
     heatmaps = folder / "heatmaps"
     pairs = [(Path(s.slide).stem, s.path) for s in slides]
-    data = PredictionData(pairs, settings, heatmaps, *digests, mining.workers, datamodule.loader.prepare_workers)
+    data = PredictionData(pairs, settings, heatmaps, digests, mining.workers, datamodule.loader.prepare_workers)
     writer = HeatmapWriter(heatmaps, meta, tiff=False, png=False)
     trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     predict_heatmaps(trainer, TilePredictor([trained]), data, writer)
