@@ -3,7 +3,10 @@
 #
 # Prints the paper U-Net's throughput (31.0M parameters, 256x256 tiles at 1 um/px, bf16, channels-last):
 # the model alone and end-to-end predict on a camelyon-preset slide (0.243 um/px), as tiles/s and their
-# ratio, plus the 10% / 100% tissue timing (see benchmarks/bench_predict.py).
+# ratio, plus the 10% / 100% tissue timing (see benchmarks/bench_predict.py); then the peer comparison
+# (benchmarks/bench_peers.py: wsiseg, MONAI if installed, plain tiffslide / OpenSlide loops, the model alone) on
+# the GPU with the same weights: bf16, channels-last, batches of 256, reading processes (pinned memory in
+# Lightning's GPU predict loop).
 #
 #   bash benchmarks/gpu_bench.sh                 # on a machine with a CUDA torch and the package's needs
 #
@@ -27,3 +30,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 $PY synth.py synth=camelyon 'synth.slide_size_mm=[6.0,6.0]' out_dir="$OUT/cohort" workers=5 hydra.run.dir="$OUT/synth"
 $PY benchmarks/bench_predict.py --cohort "$OUT/cohort" --experiment paper_v2 --channels-last \
   --accelerator gpu --precision bf16-mixed --slides 2 --workers "$WORKERS" --fraction-size 16384
+SLIDE=$(ls "$OUT"/cohort/centre_*/*.tif | head -1)
+$PY benchmarks/bench_peers.py --slide "$SLIDE" --experiment paper_v2 --channels-last --accelerator gpu \
+  --precision bf16-mixed --batch-size 256 --workers "$WORKERS" --monai-workers "$WORKERS" --repeats 2 \
+  --json "$OUT/peers_gpu.json"
