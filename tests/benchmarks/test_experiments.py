@@ -23,7 +23,8 @@ def test_the_table_names_its_rows_and_the_baseline_comes_first():
     assert [v.name for v in VARIANTS] == ["baseline", "ratio 2", "40X analogue", "rotation on", "XGBoost",
                                           "diameter rule", "average filter", "no negative density",
                                           "fine-tune control", "mining 1 round", "mining 2 rounds",
-                                          "importance sampling", "ensemble of 3", "TTA flips"]  # fmt: skip
+                                          "importance sampling", "ensemble of 3", "TTA flips",
+                                          "ensemble of 3 + TTA flips"]  # fmt: skip
     assert BY_NAME["ratio 2"].train == ("sampling.neg_pos_ratio=2",)
     assert BY_NAME["no negative density"].stage == ("classifier.exclude_features=[*_negative_density]",)
     assert [v.name for v in select(VARIANTS, ["XGBoost"], quick=False)] == ["baseline", "XGBoost"]
@@ -56,8 +57,8 @@ def test_common_overrides_come_first_then_quick_then_the_cohort_flags(tmp_path):
 def test_cells_share_the_model_and_heatmaps_of_equal_overrides(tmp_path):
     cells = plan(VARIANTS, [0, 1], Common(), tmp_path, python="py")
     steps = unique_steps(cells)
-    # per seed: 4 trainings of their own, 4 later-round trainings, 2 more ensemble members; 10 sets of heatmaps
-    assert len(cells) == 28 and Counter(s.kind for s in steps) == {"synth": 1, "train": 20, "predict": 20, "stage": 28}
+    # per seed: 4 trainings of their own, 4 later-round trainings, 2 more ensemble members; 11 sets of heatmaps
+    assert len(cells) == 30 and Counter(s.kind for s in steps) == {"synth": 1, "train": 20, "predict": 22, "stage": 30}
     cell = {(c.variant.name, c.seed): c for c in cells}
     for classifier_variant in ("XGBoost", "diameter rule", "average filter", "no negative density"):
         for kind in ("train", "predict"):  # the baseline's model and heatmaps (and their feature cache)
@@ -112,6 +113,10 @@ def test_later_rounds_follow_the_baselines_model_and_an_ensemble_its_members(tmp
     assert predict.command[2] == f"ckpt_path=[{members}]"
     with pytest.raises(ValueError, match="members must be >= 1"):
         Variant.of({"name": "x", "members": 0})
+    # the best combination: the ensemble's very models (no training of its own), predicted with TTA
+    combined = plan([BY_NAME["ensemble of 3 + TTA flips"]], [2], Common(), tmp_path, "py")[0]
+    assert combined.stage.chain()[1:4] == [m0, m1, m2]
+    assert combined.step("predict") != predict and "inference.tta=flips" in combined.step("predict").command
 
 
 class FakeLauncher:
