@@ -52,6 +52,7 @@ class Variant:
     quick: bool = False
     from_baseline: bool = False
     members: int = 1
+    versus: str | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Variant:
@@ -59,17 +60,21 @@ class Variant:
 
         ``from_baseline: true``: its training continues from the baseline's model of the same seed
         (``mining.start``: later rounds only). ``members: M``: its heatmaps are the ensemble of M models of the
-        seed's split, the variant's own and M - 1 more trained with other initialisation seeds.
+        seed's split, the variant's own and M - 1 more trained with other initialisation seeds. ``versus: ROW``:
+        besides the baseline, its paired differences to that row (its control) are reported.
         """
-        unknown = sorted(set(row) - {"name", "description", "quick", "from_baseline", "members", *STAGES})
+        keys = {"name", "description", "quick", "from_baseline", "members", "versus", *STAGES}
+        unknown = sorted(set(row) - keys)
         if unknown or "name" not in row:
             raise ValueError(f"experiments table: row {row} needs a name and takes only {sorted(cls.__annotations__)}")
         lists = {k: tuple(str(o) for o in row.get(k) or ()) for k in STAGES}
         members = int(row.get("members", 1))
         if members < 1:
             raise ValueError(f"experiments table: row {row['name']!r}: members must be >= 1")
+        versus = str(row["versus"]) if row.get("versus") is not None else None
         return cls(str(row["name"]), str(row.get("description", "")), quick=bool(row.get("quick", False)),
-                   from_baseline=bool(row.get("from_baseline", False)), members=members, **lists)  # fmt: skip
+                   from_baseline=bool(row.get("from_baseline", False)), members=members, versus=versus,
+                   **lists)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ def load_table(path: Path = TABLE) -> tuple[list[Variant], dict[str, Any], Commo
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: variant names must be unique: {names}")
+    for v in variants:
+        if v.versus is not None and (v.versus not in names or v.versus == v.name):
+            raise ValueError(f"{path}: row {v.name!r} is compared with {v.versus!r}, which is not another row")
     common = dict(data.get("common") or {})
     unknown = sorted(set(common) - {"synth", *STAGES})
     if unknown:
@@ -101,13 +109,17 @@ def load_table(path: Path = TABLE) -> tuple[list[Variant], dict[str, Any], Commo
 
 
 def select(variants: Sequence[Variant], only: Iterable[str] | None, quick: bool) -> list[Variant]:
-    """The variants to run: ``only`` by name (or the ``quick`` rows), always with the baseline first."""
+    """The variants to run: ``only`` by name (or the ``quick`` rows), always with the baseline first.
+
+    A chosen row's ``versus`` row comes along (in table order): its difference needs that row's cells.
+    """
     names = {v.name for v in variants}
     wanted = set(only or ())
     if wanted - names:
         raise ValueError(f"unknown variants {sorted(wanted - names)}; the table has {[v.name for v in variants]}")
-    chosen = [v for v in variants if (v.name in wanted if wanted else (v.quick or not quick))]
-    return [variants[0], *[v for v in chosen if v is not variants[0]]]
+    chosen = {v.name for v in variants if (v.name in wanted if wanted else (v.quick or not quick))}
+    chosen |= {v.versus for v in variants if v.name in chosen and v.versus}
+    return [variants[0], *[v for v in variants[1:] if v.name in chosen]]
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,25 @@ def markdown(rows: Sequence[VariantSummary], level: float = 0.95) -> str:
               "paired (the same resampled patients for the variant and the baseline).", ""]  # fmt: skip
     lines += [f"- **{r.name}**: {r.description}" + (f" ({r.difference.note})" if r.difference and r.difference.note
                                                    else "") for r in rows]  # fmt: skip
+    lines += _versus_lines(rows)
     failures = [f"- {r.name}: {f}" for r in rows for f in r.failures]
     return "\n".join([*lines, *(["", "Failed:", *failures] if failures else [])]) + "\n"
+
+
+def _versus_lines(rows: Sequence[VariantSummary]) -> list[str]:
+    """The paired differences of the rows that name a control row of their own (none: no lines)."""
+    paired = [r for r in rows if r.versus and r.cells]
+    if not paired:
+        return []
+    header = "| variant | control | seeds | Δ kappa [95% CI] | Δ ITC recall [95% CI] |"
+    lines = ["", "Paired against each row's own control (the same resampled patients for both rows):", "", header,
+             "|---|---|---|---|---|"]  # fmt: skip
+    for r in paired:
+        diff = r.versus_difference
+        seeds = ", ".join(map(str, diff.seeds)) if diff and diff.seeds else "none"
+        kappa = _change(diff.kappa) if diff and not diff.note else f"n/a ({diff.note if diff else 'no cells'})"
+        lines.append(f"| {r.name} | {r.versus} | {seeds} | {kappa} | {_change(diff.itc_recall if diff else None)} |")
+    return lines
 
 
 def _ci_columns(prefix: str, ci: BootstrapCI | None) -> dict[str, Any]:
@@ -81,6 +98,9 @@ def csv_rows(rows: Sequence[VariantSummary]) -> list[dict[str, Any]]:
         record |= {"kappa_diff_within_noise": within_noise(diff.kappa) if diff else ""}
         record |= _ci_columns("itc_recall_diff", diff.itc_recall if diff else None)
         record |= {"itc_recall_diff_within_noise": within_noise(diff.itc_recall) if diff else ""}
+        against = r.versus_difference
+        record |= {"versus": r.versus or ""} | _ci_columns("versus_kappa_diff", against.kappa if against else None)
+        record |= _ci_columns("versus_itc_recall_diff", against.itc_recall if against else None)
         records.append(record | {"failures": " | ".join(r.failures)})
     return records
 

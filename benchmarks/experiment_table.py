@@ -7,7 +7,8 @@ held-out negative slides predicted non-negative, and the wall times of the train
 
 Per variant: the mean over seeds of every column, the kappa's SD over seeds and the bootstrap CI of the mean
 kappa; for every other variant, the paired differences to the baseline (kappa, ITC recall) on the seeds both
-have, with CIs from the same resampled patients, "within noise" when the CI contains 0.
+have, with CIs from the same resampled patients, "within noise" when the CI contains 0; for a variant with a
+control row of its own (``versus``), the paired differences to that row as well.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import csv
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,8 @@ class VariantSummary:
     kappa_ci: BootstrapCI | None = None
     itc_ci: BootstrapCI | None = None
     difference: Difference | None = None
+    versus: str | None = None
+    versus_difference: Difference | None = None
 
     @property
     def seeds(self) -> list[int]:
@@ -131,7 +134,7 @@ def summarise(
 
 
 def difference(variant: VariantSummary, baseline: VariantSummary, n_boot: int) -> Difference:
-    """Paired differences to the baseline on the seeds both have (same seeds: same held-out patients).
+    """Paired differences to the baseline (or another row) on the seeds both have (same held-out patients).
 
     The kappa on the seeds where both kappas are defined, the ITC recall on those with held-out ITC slides.
     """
@@ -161,17 +164,22 @@ def aggregate(
     failures: Mapping[str, Sequence[str]],
     descriptions: Mapping[str, str],
     n_boot: int = 2000,
+    versus: Mapping[str, str] | None = None,
 ) -> list[VariantSummary]:
-    """One summary per variant, in the order of ``descriptions`` (the first is the baseline)."""
+    """One summary per variant, in the order of ``descriptions`` (the first is the baseline).
+
+    ``versus`` maps a variant to its control row: its paired differences to that row are added.
+    """
     names = list(descriptions)
-    rows = [summarise(n, descriptions[n], results.get(n, ()), failures.get(n, ()), n_boot) for n in names]
-    baseline = rows[0]
-    return [rows[0], *[_with_difference(r, baseline, n_boot) for r in rows[1:]]]
-
-
-def _with_difference(row: VariantSummary, baseline: VariantSummary, n_boot: int) -> VariantSummary:
-    return VariantSummary(row.name, row.description, row.cells, row.failures, row.means, row.kappa_sd,
-                          row.kappa_ci, row.itc_ci, difference(row, baseline, n_boot))  # fmt: skip
+    rows = {n: summarise(n, descriptions[n], results.get(n, ()), failures.get(n, ()), n_boot) for n in names}
+    baseline = rows[names[0]]
+    summaries = [baseline]
+    for name in names[1:]:
+        row, control = rows[name], (versus or {}).get(name)
+        against = difference(row, rows[control], n_boot) if control in rows else None
+        summaries.append(replace(row, difference=difference(row, baseline, n_boot), versus=control,
+                                 versus_difference=against))  # fmt: skip
+    return summaries
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -192,18 +200,24 @@ def within_noise(ci: BootstrapCI | None) -> bool | None:
     return None if ci is None or not math.isfinite(ci.low) else ci.contains(0.0)
 
 
+def _difference_json(diff: Difference | None) -> dict[str, Any] | None:
+    if diff is None:
+        return None
+    return {
+        "seeds": list(diff.seeds), "note": diff.note,
+        "kappa": diff.kappa.as_dict() if diff.kappa else None, "kappa_within_noise": within_noise(diff.kappa),
+        "itc_recall": diff.itc_recall.as_dict() if diff.itc_recall else None,
+        "itc_recall_within_noise": within_noise(diff.itc_recall),
+    }  # fmt: skip
+
+
 def as_json(row: VariantSummary) -> dict[str, Any]:
-    """A summary as JSON-ready values (per seed columns, means, CIs, the difference to the baseline)."""
-    diff = row.difference
+    """A summary as JSON-ready values (per seed columns, means, CIs, the differences to the baseline and control)."""
     return {
         "name": row.name, "description": row.description, "seeds": row.seeds, "failures": list(row.failures),
         "per_seed": {str(c.seed): c.metrics for c in row.cells}, "means": row.means, "kappa_sd": row.kappa_sd,
         "kappa_ci": row.kappa_ci.as_dict() if row.kappa_ci else None,
         "itc_recall_ci": row.itc_ci.as_dict() if row.itc_ci else None,
-        "difference": None if diff is None else {
-            "seeds": list(diff.seeds), "note": diff.note,
-            "kappa": diff.kappa.as_dict() if diff.kappa else None, "kappa_within_noise": within_noise(diff.kappa),
-            "itc_recall": diff.itc_recall.as_dict() if diff.itc_recall else None,
-            "itc_recall_within_noise": within_noise(diff.itc_recall),
-        },
+        "difference": _difference_json(row.difference),
+        "versus": row.versus, "versus_difference": _difference_json(row.versus_difference),
     }  # fmt: skip

@@ -159,7 +159,8 @@ def main(argv: Sequence[str] | None = None, launcher: Launcher = launch) -> int:
         finally:
             progress.close()
     results, failures = collect(cells, outcomes)
-    rows = aggregate(results, failures, {v.name: v.description for v in chosen}, args.n_boot)
+    versus = {v.name: v.versus for v in chosen if v.versus}
+    rows = aggregate(results, failures, {v.name: v.description for v in chosen}, args.n_boot, versus)
     meta = {
         "seeds": list(seeds), "quick": args.quick, "collect_only": args.collect_only,
         "cohort_overrides": list(cells[0].step("synth").overrides),

@@ -29,7 +29,7 @@ def test_the_table_names_its_rows_and_the_baseline_comes_first():
     assert BY_NAME["no negative density"].stage == ("classifier.exclude_features=[*_negative_density]",)
     assert [v.name for v in select(VARIANTS, ["XGBoost"], quick=False)] == ["baseline", "XGBoost"]
     assert [v.name for v in select(VARIANTS, None, quick=True)] == ["baseline", "rotation on", "XGBoost",
-                                                                    "mining 1 round"]  # fmt: skip
+                                                                    "fine-tune control", "mining 1 round"]  # fmt: skip
     with pytest.raises(ValueError, match="unknown variants"):
         select(VARIANTS, ["XGboost"], quick=False)
 
@@ -265,6 +265,35 @@ def test_aggregation_means_sd_and_paired_differences(tmp_path):
     assert (tmp_path / "table" / "table.png").stat().st_size > 0
 
 
+def test_a_row_with_a_control_of_its_own_is_paired_with_it(tmp_path):
+    # w equals the baseline, v is worse on seed 0: w versus v is v versus the baseline, sign reversed
+    for name, seed, data in (("baseline", 0, BASELINE), ("v", 0, VARIANT_SEED_0), ("w", 0, BASELINE)):
+        write_cell(tmp_path / name / str(seed), *data)
+    results = {n: [read_cell(n, 0, tmp_path / n / "0", 1.0, 1.0)] for n in ("baseline", "v", "w")}
+    rows = aggregate(results, {}, {"baseline": "b", "v": "v", "w": "w"}, n_boot=300, versus={"w": "v"})
+    base, v, w = rows
+    assert v.versus is None and v.versus_difference is None and w.versus == "v"
+    assert w.versus_difference.kappa.estimate == pytest.approx(1 / 15) == -v.difference.kappa.estimate
+    assert w.versus_difference.itc_recall.estimate == pytest.approx(0.5) and w.difference.kappa.estimate == 0
+    text = write_outputs(rows, tmp_path / "table", {"seeds": [0]})
+    assert "Paired against each row's own control" in text and "| w | v | 0 | +0.067 [" in text
+    table = list(csv.DictReader((tmp_path / "table" / "table.csv").read_text().splitlines()))
+    assert table[2]["versus"] == "v" and float(table[2]["versus_kappa_diff"]) == pytest.approx(1 / 15)
+    assert json.loads((tmp_path / "table" / "table.json").read_text())["variants"][2]["versus_difference"]["seeds"] == [
+        0
+    ]
+
+
+def test_control_rows_come_along_and_must_exist(tmp_path):
+    assert BY_NAME["mining 1 round"].versus == "fine-tune control"
+    assert BY_NAME["ensemble of 3 + TTA flips"].versus == "TTA flips"
+    assert [v.name for v in select(VARIANTS, ["mining 2 rounds"], quick=False)] == ["baseline", "fine-tune control",
+                                                                                  "mining 2 rounds"]  # fmt: skip
+    (tmp_path / "t.yaml").write_text("variants:\n  - name: a\n  - name: b\n    versus: c\n")
+    with pytest.raises(ValueError, match="not another row"):
+        load_table(tmp_path / "t.yaml")
+
+
 def test_main_runs_resumes_and_writes_the_table(tmp_path, capsys):
     launcher = FakeLauncher()
     args = ["--out", str(tmp_path), "--only", "XGBoost", "--seeds", "0", "1", "--n-boot", "200"]
@@ -300,17 +329,20 @@ def test_execute_refuses_nothing_and_times_the_step(tmp_path):
 
 @pytest.mark.slow
 def test_the_quick_table_end_to_end(tmp_path):
-    """The real commands on a 10-patient hard cohort, 2 seeds, 3 variants (a few minutes on 2 CPU cores)."""
+    """The real commands on a 10-patient hard cohort, 2 seeds, 5 variants (~12 min on 2 CPU cores)."""
     assert experiments.main(["--quick", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "table.json").read_text())
-    assert [v["name"] for v in data["variants"]] == ["baseline", "rotation on", "XGBoost"]
+    names = ["baseline", "rotation on", "XGBoost", "fine-tune control", "mining 1 round"]
+    assert [v["name"] for v in data["variants"]] == names
     for variant in data["variants"]:
         assert variant["seeds"] == [0, 1] and variant["failures"] == []
         assert all(math.isfinite(s["kappa"]) for s in variant["per_seed"].values())
+    assert data["variants"][-1]["versus_difference"]["seeds"] == [0, 1]  # mining against its fine-tune control
     steps = data["steps"]
-    assert Counter(name.split("-")[0] for name in steps) == {"synth": 1, "train": 4, "predict": 4, "stage": 6}
+    # per seed: the baseline's and rotation's models, a later round each for the control and mining rows
+    assert Counter(name.split("-")[0] for name in steps) == {"synth": 1, "train": 8, "predict": 8, "stage": 10}
     table = list(csv.DictReader((tmp_path / "table.csv").read_text().splitlines()))
-    assert len(table) == 3 and (tmp_path / "table.png").is_file() and (tmp_path / "table.md").is_file()
+    assert len(table) == 5 and (tmp_path / "table.png").is_file() and (tmp_path / "table.md").is_file()
 
 
 def test_the_time_left_comes_from_measured_step_times(tmp_path):
