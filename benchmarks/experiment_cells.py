@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import resource
 import shlex
 import shutil
 import subprocess
@@ -277,6 +279,7 @@ class Outcome:
     wall_s: float = 0.0
     returncode: int | None = None
     message: str = ""
+    cpu_s: float = math.nan
 
     @property
     def ok(self) -> bool:
@@ -284,26 +287,40 @@ class Outcome:
         return self.status in ("done", "cached")
 
 
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished (waited-for) children and their descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cached(step: Step, record: dict[str, Any]) -> Outcome:
+    return Outcome(step, "cached", float(record["wall_s"]), 0, cpu_s=float(record.get("cpu_s", math.nan)))
+
+
 def execute(step: Step, launcher: Launcher = launch) -> Outcome:
-    """Run a step unless its ``done.json`` says it succeeded; write ``done.json`` when it succeeds now."""
+    """Run a step unless its ``done.json`` says it succeeded; write ``done.json`` when it succeeds now.
+
+    The record holds the step's wall time and its CPU time (user + system of the command and every process
+    it waited for): the CPU time is what a step costs on a shared or paused machine, where wall time is not.
+    """
     record = step.record()
     if record is not None:
-        return Outcome(step, "cached", float(record["wall_s"]), 0)
+        return _cached(step, record)
     if step.folder.exists() and step.kind != "predict":  # predict.py resumes its own unfinished heatmaps
         shutil.rmtree(step.folder)
     step.folder.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _children_cpu_s()
     returncode = launcher(step.command, step.log_file, step.folder)
-    wall_s = time.perf_counter() - start
+    wall_s, cpu_s = time.perf_counter() - start, _children_cpu_s() - cpu_start
     if returncode != 0:
         message = f"{step.kind} failed (exit {returncode}): {shlex.join(step.command)}\n  log: {step.log_file}"
-        return Outcome(step, "failed", wall_s, returncode, message)
-    record = {"kind": step.kind, "seed": step.seed, "overrides": list(step.overrides),
-              "command": list(step.command), "wall_s": round(wall_s, 2), "returncode": returncode}  # fmt: skip
+        return Outcome(step, "failed", wall_s, returncode, message, cpu_s)
+    record = {"kind": step.kind, "seed": step.seed, "overrides": list(step.overrides), "command": list(step.command),
+              "wall_s": round(wall_s, 2), "cpu_s": round(cpu_s, 2), "returncode": returncode}  # fmt: skip
     temporary = step.done_file.with_suffix(".tmp")
     temporary.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(temporary, step.done_file)
-    return Outcome(step, "done", wall_s, returncode)
+    return Outcome(step, "done", wall_s, returncode, cpu_s=cpu_s)
 
 
 def recorded_outcomes(steps: Sequence[Step]) -> dict[str, Outcome]:
@@ -312,7 +329,7 @@ def recorded_outcomes(steps: Sequence[Step]) -> dict[str, Outcome]:
     for step in steps:
         record = step.record()
         outcomes[step.folder.name] = (
-            Outcome(step, "cached", float(record["wall_s"]), 0) if record is not None
+            _cached(step, record) if record is not None
             else Outcome(step, "blocked", message=f"{step.kind} not run yet: {step.folder} has no done.json")
         )  # fmt: skip
     return outcomes

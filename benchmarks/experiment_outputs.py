@@ -34,7 +34,7 @@ def _change(ci: BootstrapCI | None) -> str:
 
 _HEADER = ("variant", "seeds", "kappa mean ± SD", "95% CI of the mean", "Δ kappa vs baseline [95% CI]", "ITC recall",
            "Δ ITC recall [95% CI]", "slide accuracy", "recall negative / itc / micro / macro", "FROC", "slide AUC",
-           "FP rate, negative slides", "train s", "predict s")  # fmt: skip
+           "FP rate, negative slides", "train s", "predict s", "train CPU s", "predict CPU s")  # fmt: skip
 
 
 def _markdown_row(row: VariantSummary, baseline: bool) -> list[str]:
@@ -48,6 +48,7 @@ def _markdown_row(row: VariantSummary, baseline: bool) -> list[str]:
         _number(m["recall_itc"]), "baseline" if baseline else _change(diff.itc_recall if diff else None),
         _number(m["accuracy"]), recalls, _number(m["froc"]), _number(m["slide_auc"]),
         _number(m["fp_rate_negative"]), _number(m["train_s"], 0), _number(m["predict_s"], 0),
+        _number(m["train_cpu_s"], 0), _number(m["predict_cpu_s"], 0),
     ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 Per (variant, seed), from the staging run's ``report.json`` (and ``predictions.csv`` for the held-out slides
 per patient): the held-out kappa, slide accuracy, slide recall per class, FROC, slide ROC AUC (the
 classifier's tumour probability; the heatmap maximum for a classifier without probabilities), the share of
-held-out negative slides predicted non-negative, and the wall times of the train and predict steps.
+held-out negative slides predicted non-negative, and the wall and CPU times of the train and predict steps.
 
 Per variant: the mean over seeds of every column, the kappa's SD over seeds and the bootstrap CI of the mean
 kappa; for every other variant, the paired differences to the baseline (kappa, ITC recall) on the seeds both
@@ -34,7 +34,7 @@ from wsiseg.labels import SLIDE_LABELS
 
 #: The per-cell columns, in table order.
 COLUMNS = ("kappa", "accuracy", *(f"recall_{k}" for k in SLIDE_LABELS), "froc", "slide_auc", "fp_rate_negative",
-           "train_s", "predict_s")  # fmt: skip
+           "train_s", "predict_s", "train_cpu_s", "predict_cpu_s")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,14 @@ class CellResult:
     itc: RateRun
 
 
-def read_cell(variant: str, seed: int, stage_run: Path, train_s: float, predict_s: float) -> CellResult:
-    """A cell's result from its staging run folder (``report.json``, ``predictions.csv``) and step times."""
+def read_cell(
+    variant: str, seed: int, stage_run: Path, train_s: float, predict_s: float,
+    train_cpu_s: float = math.nan, predict_cpu_s: float = math.nan,
+) -> CellResult:  # fmt: skip
+    """A cell's result from its staging run folder (``report.json``, ``predictions.csv``) and step times.
+
+    ``*_s`` are wall seconds, ``*_cpu_s`` CPU seconds (NaN for steps recorded before CPU time was).
+    """
     report = json.loads((stage_run / "report.json").read_text())
     slides = report["slide"]["test"]
     detection = report["detection"]
@@ -63,6 +69,8 @@ def read_cell(variant: str, seed: int, stage_run: Path, train_s: float, predict_
         "fp_rate_negative": (sum(negative) - negative[0]) / sum(negative) if sum(negative) else math.nan,
         "train_s": train_s,
         "predict_s": predict_s,
+        "train_cpu_s": train_cpu_s,
+        "predict_cpu_s": predict_cpu_s,
     }
     patients = sorted(report["patients"]["test"], key=lambda p: p["patient"])
     names = [p["patient"] for p in patients]

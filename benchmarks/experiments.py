@@ -135,7 +135,9 @@ def collect(cells: Sequence[Cell], outcomes: dict[str, Outcome]) -> tuple[dict[s
                                                               f" (log {bad.step.log_file})")  # fmt: skip
             continue
         times = {kind: sum(o.wall_s for o in chain if o.step.kind == kind) for kind in STAGES}  # every member
-        result = read_cell(cell.variant.name, cell.seed, cell.stage.run_dir, times["train"], times["predict"])
+        cpu = {kind: sum(o.cpu_s for o in chain if o.step.kind == kind) for kind in STAGES}  # NaN if one lacks it
+        result = read_cell(cell.variant.name, cell.seed, cell.stage.run_dir, times["train"], times["predict"],
+                           cpu["train"], cpu["predict"])  # fmt: skip
         results.setdefault(cell.variant.name, []).append(result)
     return results, failures
 
@@ -165,7 +167,8 @@ def main(argv: Sequence[str] | None = None, launcher: Launcher = launch) -> int:
         "seeds": list(seeds), "quick": args.quick, "collect_only": args.collect_only,
         "cohort_overrides": list(cells[0].step("synth").overrides),
         "overrides": {v.name: {"train": v.train, "predict": v.predict, "stage": v.stage} for v in chosen},
-        "steps": {o.step.folder.name: {"status": o.status, "wall_s": round(o.wall_s, 1)} for o in outcomes.values()},
+        "steps": {o.step.folder.name: {"status": o.status, "wall_s": round(o.wall_s, 1), "cpu_s": round(o.cpu_s, 1)}
+                  for o in outcomes.values()},
         "wall_s": round(time.perf_counter() - start, 1),
     }  # fmt: skip
     print(write_outputs(rows, out, meta))

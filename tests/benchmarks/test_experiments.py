@@ -3,7 +3,9 @@
 import csv
 import json
 import math
+import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import experiments
@@ -325,6 +327,18 @@ def test_execute_refuses_nothing_and_times_the_step(tmp_path):
     step = plan(VARIANTS[:1], [0], Common(), tmp_path, python="py")[0].step("synth")
     outcome = execute(step, lambda command, log, cwd: 0)
     assert outcome.status == "done" and outcome.wall_s >= 0 and step.record()["command"] == list(step.command)
+
+
+def test_a_step_records_the_cpu_time_of_its_process_tree_not_its_sleep(tmp_path):
+    # a command whose child burns ~0.4 s of CPU and which then sleeps 0.5 s: CPU time counts the child, not the sleep
+    burn = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.4: pass')"
+    script = f"import subprocess, sys, time; subprocess.run([sys.executable, '-c', {burn!r}]); time.sleep(0.5)"
+    step = plan(VARIANTS[:1], [0], Common(), tmp_path, python="py")[0].step("synth")
+    step = replace(step, command=(sys.executable, "-c", script))
+    outcome = execute(step)
+    assert outcome.status == "done" and outcome.wall_s >= 0.9
+    assert 0.4 <= outcome.cpu_s < 0.85 and step.record()["cpu_s"] == round(outcome.cpu_s, 2)
+    assert execute(step).cpu_s == step.record()["cpu_s"]  # cached: the recorded figure
 
 
 @pytest.mark.slow
