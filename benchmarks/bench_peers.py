@@ -13,9 +13,11 @@ hits every tool alike.
   reads a patch at a pyramid level and does not resample: it reads at the level closest to the model's
   resolution (3.888 um/px for 4 um/px on a 0.243 um/px slide), so its tiles cover 2.8% less tissue and its
   heatmap differs a little (the agreement column says how much).
-- ``TIAToolbox``: not run here. TIAToolbox 2.1 pins torch 2.12 with torchvision (a CUDA build of several GB),
-  which cannot share this environment's torch; its ``SemanticSegmentor`` also plans tiles itself. The issue
-  that asked for this benchmark quotes its figures from an own environment.
+- ``TIAToolbox``: ``SemanticSegmentor`` (``--tiatoolbox-python``). TIAToolbox 2.1 pins ``torch<2.13`` with
+  torchvision, so it runs in an environment of its own (see ``peer_tiatoolbox.py`` for its set-up), as a
+  subprocess per round, with the same checkpoint and exactly wsiseg's tiles (its output grid set to wsiseg's
+  cores, its mask one pixel per core). Its torch is not this one: its row also gives the model alone in its
+  own environment, and its model share is against that.
 - ``tiffslide loop`` / ``OpenSlide loop``: the plain loop a user writes first, one ``read_region`` per tile at
   the nearest finer level, ``cv2.resize`` to the tile, the model on batches of ``--batch-size``: the floor.
 - ``model alone``: the model on the same batches, already in memory: the ceiling.
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -190,9 +193,32 @@ def _level_downsamples(path: Path) -> tuple[float, ...]:
         return tuple(slide.level_downsamples)
 
 
-def available_tools() -> dict[str, Tool]:
-    """The tools this environment can run, in the table's order."""
+def tiatoolbox(python: str, checkpoint: Path) -> Tool:
+    """TIAToolbox's SemanticSegmentor, one whole run in its own environment (``peer_tiatoolbox.py``)."""
+
+    def run(model, path: Path, settings: PredictSettings, out: Path, args) -> tuple[float, np.ndarray]:
+        command = [python, str(Path(__file__).with_name("peer_tiatoolbox.py")), "--slide", str(path),
+                   "--checkpoint", str(checkpoint), "--batch-size", str(args.batch_size), "--threads",
+                   str(args.threads), "--repeats", "1", "--out", str(out)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"TIAToolbox's run failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        TIATOOLBOX_RUNS.append(result)
+        return result["median_s"], np.load(result["heatmap"]).astype(np.float32)
+
+    return run
+
+
+#: What each TIAToolbox run reported (its version, torch, tiles, the model alone in its environment).
+TIATOOLBOX_RUNS: list[dict] = []
+
+
+def available_tools(tiatoolbox_python: str | None = None, checkpoint: Path | None = None) -> dict[str, Tool]:
+    """The tools this environment can run (TIAToolbox: through its own python), in the table's order."""
     tools: dict[str, Tool] = {"wsiseg": run_wsiseg}
+    if tiatoolbox_python:
+        tools["TIAToolbox SemanticSegmentor"] = tiatoolbox(tiatoolbox_python, checkpoint)
     try:
         import monai  # noqa: F401
 
@@ -233,6 +259,12 @@ def benchmark(model, path: Path, settings: PredictSettings, args, tools: dict[st
     alone = rows["model alone"]["median_s"]
     for row in rows.values():
         row["model_share"] = alone / row["median_s"]  # 1.0: the pipeline costs no more than the model
+    tia = rows.get("TIAToolbox SemanticSegmentor")
+    if tia is not None and TIATOOLBOX_RUNS:  # against the model alone in TIAToolbox's own environment
+        own = statistics.median(r["model_alone_median_s"] for r in TIATOOLBOX_RUNS)
+        last = TIATOOLBOX_RUNS[-1]
+        tia |= {"model_share": own / tia["median_s"], "own_model_alone_s": own, "version": last["tool"],
+                "torch": last["torch"], "tool_tiles": last["tiles"]}  # fmt: skip
     return {"slide": str(path), "slide_px": _dimensions(path), "tiles": len(task.cores),
             "parameters": sum(p.numel() for p in model.parameters()), "device": _device_name(args),
             "threads": args.threads, "workers": args.workers, "batch_size": args.batch_size,
@@ -257,10 +289,17 @@ def markdown(result: dict) -> str:
              f"{result['repeats']} interleaved runs", "",
              "| tool | pipeline s | tiles/s | model share | heatmap MAD vs wsiseg |",
              "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    notes = []
     for name, row in result["tools"].items():
-        lines.append(f"| {name} | {row['median_s']:.2f} | {row['tiles_per_s']:.0f} | {row['model_share']:.2f} | "
+        mark = ""
+        if "own_model_alone_s" in row:
+            mark = " *"
+            notes.append(f"* {row['version']} in its own environment (torch {row['torch']}, {row['tool_tiles']} "
+                         f"tiles): its model share is against the model alone there, "
+                         f"{row['own_model_alone_s']:.2f} s")  # fmt: skip
+        lines.append(f"| {name} | {row['median_s']:.2f} | {row['tiles_per_s']:.0f} | {row['model_share']:.2f}{mark} | "
                      f"{row['mad_vs_wsiseg']:.4f} |")  # fmt: skip
-    return "\n".join(lines)
+    return "\n".join([*lines, *([""] + notes if notes else [])])
 
 
 def default_slide() -> Path:
@@ -288,16 +327,26 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--tools", nargs="+", help="a subset of the tools (default: every one installed)")
     parser.add_argument("--json", type=Path, help="write the result here too")
+    tia_help = "the python of an environment with TIAToolbox and wsiseg (see peer_tiatoolbox.py): adds its row"
+    parser.add_argument("--tiatoolbox-python", help=tia_help)
     args = parser.parse_args(argv)
     model, settings = bench_predict.model_and_settings(args)
-    tools = available_tools()
-    if args.tools:
-        tools = {n: t for n, t in tools.items() if n in {*args.tools, "wsiseg", "model alone"}}
-    result = benchmark(model, args.slide or default_slide(), settings, args, tools)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = Path(args.checkpoint) if args.checkpoint else None
+        if args.tiatoolbox_python and checkpoint is None:  # the same random weights for TIAToolbox's process
+            checkpoint = bench_predict._random_checkpoint(model, settings, Path(tmp))
+        result = run_all(model, settings, args, available_tools(args.tiatoolbox_python, checkpoint))
     print(markdown(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return result
+
+
+def run_all(model, settings: PredictSettings, args, tools: dict[str, Tool]) -> dict:
+    """The chosen tools (``--tools``; wsiseg and the model alone always) on the slide."""
+    if args.tools:
+        tools = {n: t for n, t in tools.items() if n in {*args.tools, "wsiseg", "model alone"}}
+    return benchmark(model, args.slide or default_slide(), settings, args, tools)
 
 
 if __name__ == "__main__":
