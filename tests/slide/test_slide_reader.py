@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,8 @@ def test_bad_inputs_raise_slide_error(tmp_path: Path, kind: str, write_pyramid, 
 
 def test_failed_backend_read_becomes_slide_error(tmp_path: Path, jpeg_slide: Path) -> None:
     with open_slide(jpeg_slide) as slide:
-        slide._backend._slide.close()  # any library failure inside a read
+        slide._backend._slide.close()  # any library failure inside a read: tiffslide's, or a direct tile read's
+        os.close(slide._backend._fd)
         with pytest.raises(SlideError, match=r"jpeg\.tif.*cannot read"):
             slide.read_region((0, 0), (10, 10), mpp=0.243)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,26 +13,33 @@ import tifffile
 
 from wsiseg.errors import SlideError
 from wsiseg.slide.backend import read_padded
+from wsiseg.slide.tiff_tiles import LevelTiles
 
 
 class TiffSlideBackend:
     """A :class:`~wsiseg.slide.backend.SlideBackend` over ``tiffslide.TiffSlide``.
 
     Every failure of tiffslide, tifffile, imagecodecs or zarr (a corrupt tile, say) becomes a
-    :class:`SlideError` naming the file and the read; the slide stays usable for other reads.
+    :class:`SlideError` naming the file and the read; the slide stays usable for other reads. tiffslide
+    parses the file (levels, properties); levels that are single tiled pages of a local file are read tile
+    by tile in the calling thread (:class:`~wsiseg.slide.tiff_tiles.LevelTiles`: the same decoder, the same
+    pixels, no Zarr event loop between threads), the others through tiffslide.
 
     Args:
         path: The slide file.
+        direct: read eligible levels tile by tile (``False``: every read through tiffslide).
 
     Raises:
         SlideError: tiffslide cannot open the file or parse its pyramid, tile data is missing, or its pixels
             cannot be decoded (the message names the compression).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, direct: bool = True) -> None:
         import tiffslide
 
         self._path = Path(path)
+        self._fd: int | None = None
+        self._tiles: tuple[LevelTiles | None, ...] = ()
         try:
             self._slide = tiffslide.TiffSlide(self._path)
             self._dimensions = tuple(tuple(map(int, wh)) for wh in self._slide.level_dimensions)
@@ -42,9 +51,32 @@ class TiffSlideBackend:
             series_index = int(self._properties.get("tiffslide.series-index", 0))
             _check_complete(self._slide, self._path, series_index)
             _check_decodable(self._slide, self._path, series_index)
+            if direct:
+                self._open_direct(series_index)
         except BaseException:
-            self._slide.close()
+            self.close()
             raise
+
+    def _open_direct(self, series_index: int) -> None:
+        """Set up tile-by-tile reads of the levels that allow them (none for other layouts or remote files)."""
+        if self._properties.get("tiffslide.series-axes") not in ("YXS", "YX"):
+            return
+        try:
+            tif = self._slide.ts_tifffile
+            local = bool(tif.filehandle.is_file)
+            levels = list(tif.series[series_index].levels)
+        except Exception:  # not a plain local TIFF
+            return
+        if not local or len(levels) != len(self._dimensions):
+            return
+        tiles: list[LevelTiles | None] = []
+        for level, dims in zip(levels, self._dimensions, strict=True):
+            page = level.keyframe
+            ok = LevelTiles.eligible(page, len(level.pages)) and (page.imagewidth, page.imagelength) == dims
+            if ok and self._fd is None:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            tiles.append(LevelTiles(page, self._fd) if ok else None)
+        self._tiles = tuple(tiles)
 
     @property
     def dimensions(self) -> tuple[int, int]:
@@ -79,8 +111,11 @@ class TiffSlideBackend:
 
     def read_region(self, location_xy: tuple[int, int], level: int, size_wh: tuple[int, int]) -> np.ndarray:
         """Read a window (see :meth:`SlideBackend.read_region`); outside is white, alpha is dropped."""
+        tiles = self._tiles[level] if 0 <= level < len(self._tiles) else None
 
-        def inside(loc: tuple[int, int], _start: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+        def inside(loc: tuple[int, int], start: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+            if tiles is not None:
+                return tiles.read(start[0], start[1], size[0], size[1])
             return self._slide.read_region(loc, level, size, as_array=True, padding=False)
 
         try:
@@ -94,6 +129,10 @@ class TiffSlideBackend:
 
     def close(self) -> None:
         """Close the file."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to release
+                os.close(self._fd)
+            self._fd, self._tiles = None, ()
         try:
             self._slide.close()
         except Exception as err:
