@@ -30,7 +30,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, TileReader, find_slides
+from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, ReadingOptions, TileReader, find_slides
 from wsiseg.inference.dataset import batch_requests
 from wsiseg.inference.plan import plan_task
 from wsiseg.model import load_model
@@ -64,8 +64,10 @@ def train_config(args):
 
 def predict(model, slides, settings, out_dir: Path, args) -> tuple[float, int]:
     """Wall seconds of a full prediction run and the tiles it predicted."""
-    data = PredictionData(slides, settings, out_dir, ("bench", "bench"), args.workers, 2, args.batch_size,
-                          args.read_threads)  # fmt: skip
+    reading = ReadingOptions(
+        args.workers, args.read_threads, 2, args.batch_size, getattr(args, "background_nice", "auto")
+    )
+    data = PredictionData(slides, settings, out_dir, ("bench", "bench"), reading)
     writer = HeatmapWriter(out_dir, {"settings": {"blend": settings.blend}}, tiff=False, png=False)
     trainer = pl.Trainer(accelerator=args.accelerator, devices=1, precision=args.precision, callbacks=[writer],
                          **PREDICT_TRAINER_ARGS)  # fmt: skip

@@ -1,6 +1,8 @@
 """Prediction batches: fixed size, every tile once, small requests to workers, slides planned a few ahead."""
 
+import os
 import pickle
+import sys
 import threading
 import time
 
@@ -12,7 +14,7 @@ import torch
 import wsiseg.inference.dataset as dataset_module
 from tests.inference.test_stitching import predict
 from wsiseg.inference import PredictSettings, TileReader, find_slides, plan_task, read_block
-from wsiseg.inference.dataset import SlidePlanner, batch_requests
+from wsiseg.inference.dataset import ReadingOptions, SlidePlanner, batch_requests, lower_priority
 from wsiseg.slide import open_slide
 
 SETTINGS = PredictSettings(model_mpp=7.776, tile=32, heatmap_mpp=7.776, overlap=0.25, block_tiles=3)
@@ -89,6 +91,12 @@ def test_slides_are_planned_a_bounded_number_ahead(monkeypatch):
         event.set()
     assert planner.result(1) == "planned 1" and sorted(started) == ["0", "1", "2", "3"]
     planner.close()
+    # start(): the first slide and `ahead` more are planned before any is asked for (a run's setup calls it)
+    started.clear()
+    early = SlidePlanner([(str(i), None) for i in range(6)], SETTINGS, workers=3, ahead=2).start()
+    time.sleep(0.2)
+    assert sorted(started) == ["0", "1", "2"] and early.result(0) == "planned 0"
+    early.close()
 
 
 class SizeRecorder(pl.LightningModule):
@@ -115,3 +123,56 @@ def test_model_batches_have_the_configured_size_and_plans_are_dropped(tiny_cohor
     expected = [size for n in tiles for size in [7] * (n // 7) + ([n % 7] if n % 7 else [])]
     assert model.sizes == expected and writer.tiles == sum(tiles)
     assert data.tasks == {} and not data.failed
+
+
+def test_reading_options_choose_the_background_priority():
+    assert ReadingOptions().nice_for("cpu") == 19 and ReadingOptions().nice_for("cuda") == 0
+    assert ReadingOptions(background_nice=5).nice_for("cpu") == 5 == ReadingOptions(background_nice=5).nice_for("cuda")
+    for bad in (20, -1, "low", True, 2.5):
+        with pytest.raises(ValueError, match="background_nice"):
+            ReadingOptions(background_nice=bad)
+    with pytest.raises(ValueError, match="batch_size"):
+        ReadingOptions(batch_size=0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_lower_priority_acts_on_the_calling_thread_only():
+    seen = {}
+
+    def run():
+        lower_priority(7)
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        lower_priority(3)  # never lowers a niceness back: 7 stays
+        seen["again"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert seen == {"thread": max(7, main), "again": max(7, main)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_a_cpu_run_reads_and_plans_at_the_lowest_priority(tiny_cohort, tmp_path, monkeypatch):
+    """With the model on the CPU (``background_nice=auto``), reading and planning threads run at nice 19."""
+    nices: dict[str, set[int]] = {"plan": set(), "read": set()}
+    plan, read = dataset_module.plan_or_error, TileReader.__getitem__
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def recording_plan(*args):
+        nices["plan"].add(niceness())
+        return plan(*args)
+
+    def recording_read(self, request):
+        nices["read"].add(niceness())
+        return read(self, request)
+
+    monkeypatch.setattr(dataset_module, "plan_or_error", recording_plan)
+    monkeypatch.setattr(TileReader, "__getitem__", recording_read)
+    slides = find_slides(tiny_cohort)[:2]
+    summary = predict(SizeRecorder(), slides, SETTINGS, tmp_path, tiff=False, png=False, batch_size=16)
+    assert len(summary.done) == 2 and nices == {"plan": {19}, "read": {19}}
+    assert niceness() < 19  # the model's thread (this one) keeps its priority

@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 
-from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, find_slides
+from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, ReadingOptions, find_slides
 from wsiseg.slide import open_slide
 from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, predict_heatmaps
 
 
 def predict(model, slides, settings, out_dir, batch_size=64, keep=False, **writer_args):
     """``predict_heatmaps`` in the main process; ``keep``: also return the datamodule and the writer."""
-    data = PredictionData(slides, settings, out_dir, ("ckpt", "cfg"), num_workers=0, plan_workers=1,
-                          batch_size=batch_size)  # fmt: skip
+    data = PredictionData(
+        slides, settings, out_dir, ("ckpt", "cfg"), ReadingOptions(plan_workers=1, batch_size=batch_size)
+    )
     writer = HeatmapWriter(out_dir, {"settings": {"blend": settings.blend}}, **writer_args)
     trainer = pl.Trainer(accelerator="cpu", devices=1, callbacks=[writer], **PREDICT_TRAINER_ARGS)
     summary = predict_heatmaps(trainer, model, data, writer)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from wsiseg.lazy import lazy_getattr
 
 _SOURCES = {
-    "PredictionData": "dataset", "TileReader": "reading", "TileRequest": "reading", "read_block": "reading",
+    "PredictionData": "dataset", "ReadingOptions": "dataset",
+    "TileReader": "reading", "TileRequest": "reading", "read_block": "reading",
     "TileGrid": "tiling", "blend_window": "tiling", "group_cores": "tiling", "make_tile_grid": "tiling",
     "select_cores": "tiling",
     "file_digest": "outputs", "is_complete": "outputs", "output_paths": "outputs", "settings_digest": "outputs",
@@ -23,6 +24,7 @@ __all__ = [
     "HeatmapWriter",
     "PredictSettings",
     "PredictionData",
+    "ReadingOptions",
     "SlidePrediction",
     "SlideTask",
     "TileGrid",
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from wsiseg.inference.dataset import PredictionData
+    from wsiseg.inference.dataset import PredictionData, ReadingOptions
     from wsiseg.inference.ensemble import TilePredictor
     from wsiseg.inference.outputs import (
         SlidePrediction,

@@ -61,16 +61,22 @@ class LevelTiles:
             raise ValueError(f"window {(x0, y0, width, height)} is not inside the level ({self.width} x {self.height})")
         out = np.empty((height, width, self.samples), dtype=np.uint8)
         th, tw = self.tile_h, self.tile_w
-        for ty in range(y0 // th, (y0 + height - 1) // th + 1):
+        rows = range(y0 // th, (y0 + height - 1) // th + 1)
+        columns = range(x0 // tw, (x0 + width - 1) // tw + 1)
+
+        def place(ty: int, tx: int) -> None:
             top, bottom = max(y0, ty * th), min(y0 + height, (ty + 1) * th)
-            for tx in range(x0 // tw, (x0 + width - 1) // tw + 1):
-                left, right = max(x0, tx * tw), min(x0 + width, (tx + 1) * tw)
-                tile = self.tile(ty * self.columns + tx)
-                target = out[top - y0 : bottom - y0, left - x0 : right - x0]
-                if tile is None:
-                    target[...] = 0
-                else:
-                    target[...] = tile[top - ty * th : bottom - ty * th, left - tx * tw : right - tx * tw]
+            left, right = max(x0, tx * tw), min(x0 + width, (tx + 1) * tw)
+            tile = self.tile(ty * self.columns + tx)
+            target = out[top - y0 : bottom - y0, left - x0 : right - x0]
+            if tile is None:
+                target[...] = 0
+            else:
+                target[...] = tile[top - ty * th : bottom - ty * th, left - tx * tw : right - tx * tw]
+
+        for ty in rows:
+            for tx in columns:
+                place(ty, tx)
         return out
 
     def tile(self, index: int) -> np.ndarray | None:

@@ -20,6 +20,7 @@ from wsiseg.inference import (
     HeatmapWriter,
     PredictionData,
     PredictSettings,
+    ReadingOptions,
     TilePredictor,
     file_digest,
     find_slides,
@@ -74,8 +75,8 @@ def run(cfg: DictConfig) -> PredictSummary:
         "config_digest": digests[1],
         "settings": asdict(settings),
     }
-    data = PredictionData(slides, settings, out_dir, digests, cfg.num_workers, cfg.plan_workers, cfg.batch_size,
-                          cfg.read_threads)  # fmt: skip
+    reading = ReadingOptions(cfg.num_workers, cfg.read_threads, cfg.plan_workers, cfg.batch_size, cfg.background_nice)
+    data = PredictionData(slides, settings, out_dir, digests, reading)
     writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png)
     trainer: pl.Trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     return predict_heatmaps(trainer, model, data, writer)

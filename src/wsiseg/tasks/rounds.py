@@ -22,7 +22,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from wsiseg.atomic import write_text_atomic
 from wsiseg.data import PatchDataModule
-from wsiseg.inference import HeatmapWriter, PredictionData, PredictSettings, TilePredictor, file_digest, settings_digest
+from wsiseg.inference import (
+    HeatmapWriter,
+    PredictionData,
+    PredictSettings,
+    ReadingOptions,
+    TilePredictor,
+    file_digest,
+    settings_digest,
+)
 from wsiseg.mining import MinedPool, MiningSource, MiningSpec, importance_weights, mine_pool, patch_losses
 from wsiseg.model import load_model
 from wsiseg.tasks.predict import PREDICT_TRAINER_ARGS, predict_heatmaps
@@ -91,7 +99,8 @@ def mine_training_slides(
             "purpose": f"hard-negative mining for round {round_}"}  # fmt: skip
     heatmaps = folder / "heatmaps"
     pairs = [(Path(s.slide).stem, s.path) for s in slides]
-    data = PredictionData(pairs, settings, heatmaps, digests, mining.workers, datamodule.loader.prepare_workers)
+    reading = ReadingOptions(num_workers=mining.workers, plan_workers=datamodule.loader.prepare_workers)
+    data = PredictionData(pairs, settings, heatmaps, digests, reading)
     writer = HeatmapWriter(heatmaps, meta, tiff=False, png=False)
     trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     predict_heatmaps(trainer, TilePredictor([trained]), data, writer)

@@ -38,18 +38,22 @@ def hue_saturation(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hsv[..., 0], hsv[..., 1]
 
 
-def exclusion_mask(rgb: np.ndarray, mpp: float, params: TissueParams) -> np.ndarray:
+def exclusion_mask(
+    rgb: np.ndarray, mpp: float, params: TissueParams, hue_sat: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Return the (H, W) bool mask of pixels that are never tissue: near-black and pen ink, as switched on.
 
     Args:
         rgb: the (smoothed) (H, W, 3) uint8 RGB thumbnail.
         mpp: its resolution in micrometres per pixel (sizes the dilation of the excluded regions).
         params: the detector settings.
+        hue_sat: :func:`hue_saturation` of ``rgb`` when the caller has it already (computed here otherwise).
     """
-    hue, sat = hue_saturation(rgb)
+    hue, sat = hue_saturation(rgb) if hue_sat is None else hue_sat
     excluded = np.zeros(rgb.shape[:2], dtype=bool)
     if params.remove_black:
-        excluded |= rgb.max(axis=2) < params.black_max_value
+        red, green, blue = cv2.split(rgb)
+        excluded |= cv2.max(cv2.max(red, green), blue) < params.black_max_value  # the channels' maximum
     inked = sat >= params.pen_min_saturation
     for switched_on, (low, high) in (
         (params.remove_green_pen, params.green_hue_deg),

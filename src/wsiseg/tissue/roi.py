@@ -6,8 +6,9 @@ thumbnail from a slide object.
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -68,7 +69,6 @@ class TissueROI:
     holes_xy: tuple[np.ndarray, ...]
     otsu_threshold: float
     saturation_threshold: float
-    _table: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mpp <= 0 or self.slide_mpp <= 0:
@@ -78,7 +78,11 @@ class TissueROI:
             raise ValueError(f"mask must be (H, W), got shape {mask.shape}")
         mask.setflags(write=False)
         object.__setattr__(self, "mask", mask)
-        object.__setattr__(self, "_table", integral_image(mask))
+
+    @functools.cached_property
+    def _table(self) -> np.ndarray:
+        """The mask's summed-area table, made on the first coverage query (prediction never asks one)."""
+        return integral_image(self.mask)
 
     @property
     def scale(self) -> float:
@@ -170,8 +174,9 @@ def detect_tissue(
         The tissue ROI (possibly empty).
     """
     rgb = smooth(check_rgb(thumbnail_rgb), mpp, params)
-    _, saturation = hue_saturation(rgb)
-    excluded = exclusion_mask(rgb, mpp, params)
+    hue_sat = hue_saturation(rgb)
+    saturation = hue_sat[1]
+    excluded = exclusion_mask(rgb, mpp, params, hue_sat)
     otsu = otsu_saturation_threshold(saturation, ~excluded)
     threshold = max(otsu, params.min_saturation)
     mask = _morphology((saturation > threshold) & ~excluded, excluded, mpp, params)
