@@ -19,6 +19,11 @@ def test_every_tool_predicts_the_same_tiles_into_the_same_heatmap(tiny_cohort, t
     # the plain loop resamples on its own (cv2 INTER_AREA from the nearest finer level): close, not equal
     assert 0 < tools["plain tiffslide loop"]["mad_vs_wsiseg"] < 0.02
     assert tools["model alone"]["model_share"] == pytest.approx(1.0)
+    # wsiseg runs the checkpoint as predict.py loads it (channels-last): its own model alone is a row, and
+    # its model share is against it; the same probabilities as the contiguous model's
+    own = tools[bench_peers.OWN_LAYOUT]
+    assert own["model_share"] == 1.0 and own["mad_vs_wsiseg"] < 1e-3
+    assert tools["wsiseg"]["model_share"] == pytest.approx(own["median_s"] / tools["wsiseg"]["median_s"])
     assert all(row["median_s"] > 0 and len(row["seconds"]) == 1 for row in tools.values())
     assert "| wsiseg |" in bench_peers.markdown(result)
 
@@ -63,6 +68,6 @@ def test_a_tiatoolbox_row_is_shared_against_its_own_model_alone(tiny_cohort, tmp
                                "--tiatoolbox-python", "python", "--tools", "TIAToolbox SemanticSegmentor"])  # fmt: skip
     row = result["tools"]["TIAToolbox SemanticSegmentor"]
     assert row["model_share"] == 0.5 and row["torch"] == "2.12.0" and row["tool_tiles"] == 99
-    assert list(result["tools"]) == ["wsiseg", "TIAToolbox SemanticSegmentor", "model alone"]
+    assert list(result["tools"]) == ["wsiseg", "TIAToolbox SemanticSegmentor", "model alone", bench_peers.OWN_LAYOUT]
     table = bench_peers.markdown(result)
     assert "| TIAToolbox SemanticSegmentor | 4.00 |" in table and "0.50 * |" in table and "2.00 s" in table

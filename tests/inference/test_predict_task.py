@@ -249,6 +249,19 @@ def test_an_ensemble_heatmap_is_the_mean_of_its_members_and_names_them(one_slide
     assert again.done and not again.skipped
 
 
+def test_channels_last_is_the_default_and_gives_the_contiguous_layouts_heatmap(one_slide, tiny_checkpoint, tmp_path):
+    """predict.py runs the network channels-last (faster on CPUs and GPUs): the same probabilities as NCHW."""
+    maps = {}
+    for key, extra in (("default", []), ("contiguous", ["channels_last=false"])):
+        out = tmp_path / key
+        cfg = compose_config("predict", args(tiny_checkpoint, one_slide, out) + extra + [f"paths.output_dir={out}-run"])
+        assert cfg.channels_last is (key == "default")
+        (name,) = run(cfg).done
+        maps[key] = np.load(out / f"{name}.heatmap.npy").astype(np.float32)
+    assert maps["default"].shape == maps["contiguous"].shape and maps["default"].max() > 0.01
+    assert np.abs(maps["default"] - maps["contiguous"]).max() <= 1e-3  # float16 storage: one step at most
+
+
 def test_tta_is_a_setting_of_the_heatmap(one_slide, tiny_checkpoint, tmp_path):
     plain, flips = tmp_path / "plain", tmp_path / "flips"
     for out, extra in ((plain, []), (flips, ["inference.tta=flips"])):
