@@ -335,6 +335,11 @@ def default_slide() -> Path:
         raise SystemExit(f"no --slide and no data/camelyon: {hint}") from err
 
 
+def _nice(text: str) -> int | str:
+    """``--background-nice``: ``auto`` or a niceness."""
+    return text if text == "auto" else int(text)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--slide", type=Path, help="the slide (default: the first of data/camelyon)")
@@ -344,7 +349,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--channels-last", action="store_true", help="channels-last memory format (GPU)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (the table gives medians)")
     parser.add_argument("--workers", type=int, default=0, help="wsiseg's reading processes (0: threads)")
-    parser.add_argument("--read-threads", type=int, default=2, help="wsiseg's reading threads (with --workers 0)")
+    parser.add_argument("--read-threads", type=int, default=1, help="wsiseg's reading threads (with --workers 0)")
+    nice_help = "wsiseg's reading / planning niceness, 0-19 or auto (predict.py's background_nice)"
+    parser.add_argument("--background-nice", type=_nice, default="auto", help=nice_help)
     parser.add_argument("--monai-workers", type=int, default=2, help="MONAI's DataLoader workers")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the model")
     parser.add_argument("--batch-size", type=int, default=64)

@@ -249,17 +249,16 @@ def test_an_ensemble_heatmap_is_the_mean_of_its_members_and_names_them(one_slide
     assert again.done and not again.skipped
 
 
-def test_channels_last_is_the_default_and_gives_the_contiguous_layouts_heatmap(one_slide, tiny_checkpoint, tmp_path):
-    """predict.py runs the network channels-last (faster on CPUs and GPUs): the same probabilities as NCHW."""
+def test_a_channels_last_network_gives_the_contiguous_networks_heatmap(one_slide, tiny_checkpoint, tmp_path):
+    """``channels_last=true`` (a GPU's choice) changes the network's memory layout, not its probabilities."""
     maps = {}
-    for key, extra in (("default", []), ("contiguous", ["channels_last=false"])):
-        out = tmp_path / key
-        cfg = compose_config("predict", args(tiny_checkpoint, one_slide, out) + extra + [f"paths.output_dir={out}-run"])
-        assert cfg.channels_last is (key == "default")
-        (name,) = run(cfg).done
+    for key, extra in (("as trained", []), ("channels-last", ["channels_last=true"])):
+        out = tmp_path / key.replace(" ", "_")
+        (name,) = run(compose_config("predict", args(tiny_checkpoint, one_slide, out) + extra
+                                     + [f"paths.output_dir={out}-run"])).done  # fmt: skip
         maps[key] = np.load(out / f"{name}.heatmap.npy").astype(np.float32)
-    assert maps["default"].shape == maps["contiguous"].shape and maps["default"].max() > 0.01
-    assert np.abs(maps["default"] - maps["contiguous"]).max() <= 1e-3  # float16 storage: one step at most
+    assert maps["as trained"].shape == maps["channels-last"].shape and maps["as trained"].max() > 0.01
+    assert np.abs(maps["as trained"] - maps["channels-last"]).max() <= 1e-3  # float16 storage: one step at most
 
 
 def test_tta_is_a_setting_of_the_heatmap(one_slide, tiny_checkpoint, tmp_path):
