@@ -58,7 +58,7 @@ def tia_model(module: torch.nn.Module, margin: int):
         def infer_batch(model: torch.nn.Module, batch_data, *, device: str) -> np.ndarray:
             model.eval()
             with torch.inference_mode():
-                image = torch.as_tensor(batch_data).to(device).permute(0, 3, 1, 2).contiguous()  # uint8 NCHW
+                image = torch.as_tensor(batch_data).to(device).permute(0, 3, 1, 2)  # NCHW view, as its own UNet
                 probs = model(image)  # (N, 1, T, T)
                 core = probs[:, :, margin : probs.shape[2] - margin, margin : probs.shape[3] - margin]
                 return core.permute(0, 2, 3, 1).cpu().numpy()  # (N, core, core, 1)

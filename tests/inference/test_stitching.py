@@ -87,3 +87,29 @@ def test_outputs_open_in_slide_viewers(tiny_cohort, colour_model, tmp_path):
         assert abs(heatmap.shape[1] * 7.776 - slide.dimensions[0] * slide.mpp) < 7.776
     assert (tmp_path / f"{name}.overlay.png").stat().st_size > 1000
     assert not (tmp_path / ".work").exists()
+
+
+@pytest.mark.parametrize(("factor", "margin"), [(1, 8), (2, 8), (4, 0)])
+def test_crop_cores_are_placed_exactly_as_the_weighted_sum_with_the_crop_window(factor, margin):
+    """The crop writer places each core; the general writer divides window-weighted sums: the same numbers."""
+    from wsiseg.inference import TileGrid
+    from wsiseg.inference.tiling import pooled_window
+    from wsiseg.inference.writer import HeatmapWriter
+
+    tile = 64
+    grid = TileGrid(1.0, 1.0, factor, tile, margin, (70, 101))  # cores overhanging the right and bottom edges
+    step = grid.core_hm
+    grid_xy = [(x, y) for y in range(0, 70, step) for x in range(0, 101, step)]
+    cores = np.array([xy for i, xy in enumerate(grid_xy) if i % 3], np.int64)  # gaps: tiles without tissue
+    probs = np.random.default_rng(0).random((len(cores), tile, tile), dtype=np.float32)
+    placed = np.zeros(grid.heatmap_hw, np.float32)
+    HeatmapWriter._place_cores(placed, grid, probs, cores)
+    total, weight = np.zeros_like(placed), np.zeros_like(placed)
+    side, w = tile // factor, pooled_window(tile, margin, factor, "crop")
+    pooled = probs.reshape(len(probs), side, factor, side, factor).mean(axis=(2, 4)) * w
+    for (cx, cy), p in zip(cores - margin // factor, pooled, strict=True):
+        y0, x0, y1, x1 = max(cy, 0), max(cx, 0), min(cy + side, 70), min(cx + side, 101)
+        total[y0:y1, x0:x1] += p[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
+        weight[y0:y1, x0:x1] += w[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
+    expected = np.where(weight > 0, total / np.maximum(weight, 1e-12), 0.0)
+    assert np.array_equal(placed, expected) and (placed > 0).sum() == (weight > 0).sum() > 0

@@ -99,12 +99,12 @@ def write_outputs(
     """
     name, grid, heatmap, thumbnail = prediction.name, prediction.grid, prediction.heatmap, prediction.thumbnail
     paths = output_paths(out_dir, name)
-    with atomic_path(paths["heatmap"]) as tmp:
-        out = np.lib.format.open_memmap(tmp, "w+", np.float16, heatmap.shape)  # probabilities to ~1e-3; 0s
+    with atomic_path(paths["heatmap"]) as tmp, tmp.open("wb") as fh:  # float16: probabilities to ~1e-3
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+                  "shape": tuple(heatmap.shape)}  # fmt: skip
+        np.lib.format.write_array_header_1_0(fh, header)
         for y in range(0, heatmap.shape[0], 1024):  # strip by strip: the heatmap may be a memory map
-            out[y : y + 1024] = heatmap[y : y + 1024]
-        out.flush()
-        del out
+            fh.write(np.ascontiguousarray(heatmap[y : y + 1024], dtype=np.float16).tobytes())
     with atomic_path(paths["tissue"]) as tmp, tmp.open("wb") as fh:
         np.save(fh, np.asarray(prediction.tissue, bool))
     if tiff:

@@ -75,20 +75,29 @@ class HeatmapWriter(BasePredictionWriter):
         self._progress.set_postfix(tiles_per_s=f"{self.tiles / (time.perf_counter() - self._start):.1f}")
         self._progress.refresh()
 
-    def _accumulators(self, index: int, task: SlideTask) -> tuple[np.ndarray, np.ndarray]:
+    def _accumulators(self, index: int, task: SlideTask) -> tuple[np.ndarray, ...]:
+        """The slide's heatmap-sized sums: (sum, weight), or (heatmap,) alone for crop blending."""
         if index not in self._acc:
             shape = task.grid.heatmap_hw
+            parts = ("heatmap",) if self._crop else ("sum", "weight")
             self._acc[index] = tuple(
-                np.lib.format.open_memmap(self._work_file(task, part), "w+", np.float32, shape)
-                for part in ("sum", "weight")
+                np.lib.format.open_memmap(self._work_file(task, part), "w+", np.float32, shape) for part in parts
             )
         return self._acc[index]
 
+    @property
+    def _crop(self) -> bool:
+        return self.meta["settings"]["blend"] == "crop"
+
     def _accumulate(self, index: int, task: SlideTask, probs: torch.Tensor, cores: np.ndarray) -> None:
         grid = task.grid
-        total, weight = self._accumulators(index, task)
         f, side = grid.factor, grid.tile // grid.factor
         probs = probs.float().cpu().numpy()[:, 0]  # (n, T, T)
+        if self._crop:  # cores tile the slide without overlap: each heatmap pixel is one tile's, weight 1
+            (heatmap,) = self._accumulators(index, task)
+            self._place_cores(heatmap, grid, probs, cores)
+            return
+        total, weight = self._accumulators(index, task)
         # average within each heatmap pixel first, then weight whole heatmap pixels by the tile's window
         pooled_w = pooled_window(grid.tile, grid.margin, f, self.meta["settings"]["blend"])  # (t, t)
         pooled_p = probs.reshape(len(probs), side, f, side, f).mean(axis=(2, 4)) * pooled_w  # (n, t, t)
@@ -99,12 +108,30 @@ class HeatmapWriter(BasePredictionWriter):
                 total[y0:y1, x0:x1] += p[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
                 weight[y0:y1, x0:x1] += pooled_w[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
 
+    @staticmethod
+    def _place_cores(heatmap: np.ndarray, grid, probs: np.ndarray, cores: np.ndarray) -> None:
+        """Each tile's core (n, T, T model pixels), averaged to heatmap pixels, at its corner (x, y).
+
+        The same numbers as the weighted sum with the crop window (whose pooled weights are exactly 1 in
+        the core and 0 in the margins, the margin being whole heatmap pixels), without the weight array.
+        """
+        f, m, core = grid.factor, grid.margin, grid.core
+        inner = probs[:, m : m + core, m : m + core]  # (n, core, core) model pixels
+        pooled = inner.reshape(len(inner), core // f, f, core // f, f).mean(axis=(2, 4)) if f > 1 else inner
+        h, w = heatmap.shape
+        for (x, y), p in zip(cores, pooled, strict=True):
+            y1, x1 = min(y + grid.core_hm, h), min(x + grid.core_hm, w)
+            heatmap[y:y1, x:x1] = p[: y1 - y, : x1 - x]
+
     def _finish(self, index: int, task: SlideTask) -> None:
-        total, weight = self._acc.pop(index)
-        rows, cols = task.extent  # work follows tissue: outside the tiles' extent everything is 0
-        for y in range(rows.start, rows.stop, 1024):  # probability = weighted mean; 0 where nothing was predicted
-            block = (slice(y, min(y + 1024, rows.stop)), cols)
-            total[block] = np.where(weight[block] > 0, total[block] / np.maximum(weight[block], 1e-12), 0.0)
+        accumulators = self._acc.pop(index)
+        total = accumulators[0]
+        if not self._crop:
+            weight = accumulators[1]
+            rows, cols = task.extent  # work follows tissue: outside the tiles' extent everything is 0
+            for y in range(rows.start, rows.stop, 1024):  # probability = weighted mean; 0 where nothing predicted
+                block = (slice(y, min(y + 1024, rows.stop)), cols)
+                total[block] = np.where(weight[block] > 0, total[block] / np.maximum(weight[block], 1e-12), 0.0)
         thumbnail = None
         if self.png:
             with open_slide(task.path, mpp=task.grid.slide_mpp) as slide:
@@ -112,7 +139,7 @@ class HeatmapWriter(BasePredictionWriter):
         meta = {**self.meta, "tiles": int(len(task.cores)), "reader": task.backend}
         prediction = SlidePrediction(task.name, task.path, task.grid, total, task.tissue, thumbnail)
         write_outputs(self.out_dir, prediction, meta, self.tiff, self.png)
-        del total, weight, prediction
+        del total, accumulators, prediction
         self._drop_work(task)
         self.done.append(task.name)
         self._data.tasks.pop(index, None)  # its tissue mask is no longer needed
@@ -130,7 +157,7 @@ class HeatmapWriter(BasePredictionWriter):
         return self.work / f"{task.name}.{self._token}.{part}.npy"
 
     def _drop_work(self, task: SlideTask) -> None:
-        for part in ("sum", "weight"):
+        for part in ("heatmap", "sum", "weight"):
             self._work_file(task, part).unlink(missing_ok=True)
 
     def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
