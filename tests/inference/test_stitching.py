@@ -1,6 +1,7 @@
 """The stitched heatmap equals the stand-in model's function computed directly on the slide."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -113,3 +114,29 @@ def test_crop_cores_are_placed_exactly_as_the_weighted_sum_with_the_crop_window(
         weight[y0:y1, x0:x1] += w[y0 - cy : y1 - cy, x0 - cx : x1 - cx]
     expected = np.where(weight > 0, total / np.maximum(weight, 1e-12), 0.0)
     assert np.array_equal(placed, expected) and (placed > 0).sum() == (weight > 0).sum() > 0
+
+
+@pytest.mark.parametrize("blend", ["crop", "weighted"])
+def test_accumulators_on_disk_give_the_heatmap_of_accumulators_in_memory(tiny_cohort, colour_model, tmp_path,
+                                                                           monkeypatch, blend):  # fmt: skip
+    """Slides whose heatmaps exceed the memory budget accumulate in ``.work/`` memory maps: the same heatmap."""
+    from wsiseg.inference import writer as writer_module
+
+    name, path = "patient_001_node_1", tiny_cohort / "centre_1" / "patient_001_node_1.tif"
+    settings = PredictSettings(model_mpp=7.776, tile=32, heatmap_mpp=7.776, overlap=0.5, blend=blend)
+    maps, work_files = {}, []
+    original = np.lib.format.open_memmap
+
+    def recording_memmap(filename, *args, **kwargs):
+        work_files.append(Path(filename))
+        return original(filename, *args, **kwargs)
+
+    for budget in (writer_module.MEMORY_ACCUMULATORS, 0):
+        monkeypatch.setattr(writer_module, "MEMORY_ACCUMULATORS", budget)
+        monkeypatch.setattr(np.lib.format, "open_memmap", recording_memmap)
+        out = tmp_path / str(budget)
+        assert predict(colour_model, [(name, path)], settings, out, tiff=False, png=False).done == [name]
+        maps[budget] = np.load(out / f"{name}.heatmap.npy")
+        assert not (out / ".work").exists()  # scratch files removed
+    assert len(work_files) == (1 if blend == "crop" else 2) and all(p.parent.name == ".work" for p in work_files)
+    assert np.array_equal(maps[0], maps[writer_module.MEMORY_ACCUMULATORS]) and maps[0].max() > 0

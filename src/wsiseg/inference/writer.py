@@ -22,11 +22,16 @@ from wsiseg.slide import open_slide
 log = logging.getLogger(__name__)
 
 
-class HeatmapWriter(BasePredictionWriter):
-    """Accumulate each block's probabilities into memory-mapped sums, finish a slide at its last block.
+#: A slide's accumulators up to this many bytes are held in memory; larger ones are memory maps in ``.work/``.
+MEMORY_ACCUMULATORS = 256 * 2**20
 
-    Memory stays bounded by one block and the heatmap-sized accumulators live on disk (``.work/``, named
-    after the run and rank: private to it), so it does not grow with the slide. Each rank writes only the
+
+class HeatmapWriter(BasePredictionWriter):
+    """Accumulate each block's probabilities into heatmap-sized sums, finish a slide at its last block.
+
+    Memory stays bounded: a slide's accumulators are held in memory up to :data:`MEMORY_ACCUMULATORS` bytes
+    (a CAMELYON slide at 4 um/px: 43 MB); larger ones are memory maps on disk (``.work/``, named after the
+    run and rank: private to it), so memory does not grow with the slide. Each rank writes only the
     slides it holds the claim of (see :mod:`wsiseg.inference.claims`) and gives the claim back once the
     slide's outputs are written or it failed.
 
@@ -80,9 +85,12 @@ class HeatmapWriter(BasePredictionWriter):
         if index not in self._acc:
             shape = task.grid.heatmap_hw
             parts = ("heatmap",) if self._crop else ("sum", "weight")
-            self._acc[index] = tuple(
-                np.lib.format.open_memmap(self._work_file(task, part), "w+", np.float32, shape) for part in parts
-            )
+            if len(parts) * 4 * shape[0] * shape[1] <= MEMORY_ACCUMULATORS:  # pages are zeroed as first touched
+                self._acc[index] = tuple(np.zeros(shape, np.float32) for _ in parts)
+            else:
+                self._acc[index] = tuple(
+                    np.lib.format.open_memmap(self._work_file(task, part), "w+", np.float32, shape) for part in parts
+                )
         return self._acc[index]
 
     @property
