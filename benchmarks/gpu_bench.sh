@@ -5,8 +5,8 @@
 # the model alone and end-to-end predict on a camelyon-preset slide (0.243 um/px), as tiles/s and their
 # ratio, plus the 10% / 100% tissue timing (see benchmarks/bench_predict.py); then the peer comparison
 # (benchmarks/bench_peers.py: wsiseg, MONAI if installed, plain tiffslide / OpenSlide loops, the model alone) on
-# the GPU with the same weights: bf16, channels-last, batches of 256, reading processes (pinned memory in
-# Lightning's GPU predict loop).
+# the GPU with the same weights: bf16, channels-last, batches of 256, 4 reading threads (TIAToolbox needs its
+# own environment, which the offline GPU machine cannot install).
 #
 #   bash benchmarks/gpu_bench.sh                 # on a machine with a CUDA torch and the package's needs
 #
@@ -31,6 +31,7 @@ $PY synth.py synth=camelyon 'synth.slide_size_mm=[6.0,6.0]' out_dir="$OUT/cohort
 $PY benchmarks/bench_predict.py --cohort "$OUT/cohort" --experiment paper_v2 --channels-last \
   --accelerator gpu --precision bf16-mixed --slides 2 --workers "$WORKERS" --fraction-size 16384
 SLIDE=$(ls "$OUT"/cohort/centre_*/*.tif | head -1)
+# one slide: wsiseg reads with threads (a spawned worker's start-up, ~3 s of imports, would dominate one slide)
 $PY benchmarks/bench_peers.py --slide "$SLIDE" --experiment paper_v2 --channels-last --accelerator gpu \
-  --precision bf16-mixed --batch-size 256 --workers "$WORKERS" --monai-workers "$WORKERS" --repeats 2 \
+  --precision bf16-mixed --batch-size 256 --workers 0 --read-threads 4 --monai-workers 4 --repeats 2 \
   --json "$OUT/peers_gpu.json"
