@@ -249,6 +249,7 @@ def test_an_ensemble_heatmap_is_the_mean_of_its_members_and_names_them(one_slide
     assert again.done and not again.skipped
 
 
+@pytest.mark.slow  # two prediction runs: make test-all
 def test_a_channels_last_network_gives_the_contiguous_networks_heatmap(one_slide, tiny_checkpoint, tmp_path):
     """``channels_last=true`` (a GPU's choice) changes the network's memory layout, not its probabilities."""
     maps = {}
