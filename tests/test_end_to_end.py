@@ -66,6 +66,12 @@ def test_tiny_pipeline_end_to_end(tmp_path):
     kappa = camelyon17_kappa(cohort / "stage_labels.csv", stage / "submission.csv", patients=set(ids))
     assert report["kappa"]["test"] == pytest.approx(kappa) and -1.0 <= kappa <= 1.0
     assert "kappa" in printed and "TensorBoard logs" in printed and str(stage / "submission.csv") in printed
+    # every slide's predicted lesions for QuPath and ASAP; the annotated ones scored against their annotation
+    lesions = report["lesions"]
+    assert lesions["slides"] == 27 and len(list((stage / "lesions").glob("*.lesions.geojson"))) == 27
+    assert len(list((stage / "lesions").glob("*.lesions.xml"))) == 27 and (stage / "lesions" / "summary.csv").is_file()
+    assert lesions["iou_with_annotations"] and 0.0 <= lesions["mean_iou"] <= 1.0
+    assert "predicted lesions: IoU" in printed
     # a rerun reuses the heatmaps (nothing predicted again) and the cached features
     again = cli(
         "predict.py", f"ckpt_path={ckpt}", f"slides={cohort}", f"out_dir={heatmaps}", "num_workers=1",

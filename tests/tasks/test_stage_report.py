@@ -37,7 +37,14 @@ def test_the_json_keeps_the_report_layout(report):
     data = json.loads(report.to_json())
     assert list(data) == ["heatmaps", "slides", "patients_staged", "fit_slides", "classifier", "features", "submission",
                           "kappa", "slide", "patient", "detection", "pictures", "training", "kappa_ci",
-                          "patients"]  # fmt: skip
+                          "patients", "lesions"]  # fmt: skip
+    assert data["lesions"] == {
+        "folder": None,
+        "slides": 0,
+        "lesions": {"itc": 0, "micro": 0, "macro": 0},
+        "iou_with_annotations": {},
+        "mean_iou": None,
+    }  # none written: the record's default
     assert (data["heatmaps"], data["slides"], data["patients_staged"], data["fit_slides"]) == ("heatmaps/", 3, 2, 7)
     assert data["features"]["thresholds"] == [0.3, 0.5, 0.7, 0.9] and data["kappa"] == {"test": 0.9}
     assert list(data["slide"]) == ["test", "cv"] and list(data["patient"]) == ["test"]  # the CV part has no staging

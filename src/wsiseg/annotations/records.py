@@ -30,6 +30,11 @@ DEFAULT_GROUP_ROLES: Mapping[str, GroupRole] = MappingProxyType(
         "tumor": "tumor",
         "normal": "exclude",
         "Exclusion": "exclude",
+        # wsiseg's predicted lesions (stage.py): one group per size class, holes cut out of them.
+        "itc": "tumor",
+        "micro": "tumor",
+        "macro": "tumor",
+        "holes": "exclude",
     }
 )
 """CAMELYON16/17 group names and their roles (looked up exactly, then case-insensitively)."""

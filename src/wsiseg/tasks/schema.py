@@ -107,6 +107,15 @@ class PicturesSchema:
 
 
 @dataclasses.dataclass
+class LesionsSchema:
+    """``stage.yaml``'s ``lesions`` node (:class:`wsiseg.tasks.stage_lesions.LesionSettings`)."""
+
+    write: bool = MISSING
+    threshold: float = MISSING
+    simplify_um: float = MISSING
+
+
+@dataclasses.dataclass
 class BootstrapSchema:
     """``stage.yaml``'s ``bootstrap`` node (:class:`wsiseg.tasks.stage_scores.BootstrapSettings`)."""
 
@@ -133,6 +142,7 @@ class StageSchema:
     workers: int = MISSING
     froc: FrocSchema = dataclasses.field(default_factory=FrocSchema)
     pictures: PicturesSchema = dataclasses.field(default_factory=PicturesSchema)
+    lesions: LesionsSchema = dataclasses.field(default_factory=LesionsSchema)
     bootstrap: BootstrapSchema = dataclasses.field(default_factory=BootstrapSchema)
     paths: Any = None
     tissue: Any = None

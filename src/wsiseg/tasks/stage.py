@@ -5,7 +5,8 @@ Steps (see ``conf/stage.yaml``):
 1. find the finished heatmaps and compute their features (cached per heatmap and feature settings);
 2. fit the slide classifier on the labelled slides of the training patients, with balanced class weights,
    and cross-validate it grouped by patient (out-of-fold predictions);
-3. label every slide, stage every patient with five slides, write the submission in the official format;
+3. label every slide, stage every patient with five slides, write the submission in the official format and
+   every slide's predicted lesions for QuPath (GeoJSON) and ASAP (XML) (see :mod:`wsiseg.tasks.stage_lesions`);
 4. where labels are known: slide and patient confusion matrices (PNG), a per-class precision / recall table,
    the official kappa on the held-out patients (and on the out-of-fold predictions), the CAMELYON16 FROC and
    the slide-level ROC AUC.
@@ -28,6 +29,7 @@ from wsiseg.labels import write_stage_labels
 from wsiseg.sampling import cohort_index, slide_info
 from wsiseg.tasks.instantiate import record_run
 from wsiseg.tasks.stage_holdout import heatmaps_checkpoints, load_checkpoints, mark_holdout, training_run
+from wsiseg.tasks.stage_lesions import LesionSettings, write_lesions
 from wsiseg.tasks.stage_record import Pictures, ScoredPart, SlideRow, StageReport
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
 from wsiseg.tasks.stage_scores import BootstrapSettings, score_detection, score_parts, stage_complete
@@ -65,13 +67,14 @@ def run(cfg: DictConfig) -> StageResult:
     patients = stage_complete({r.heatmap.slide: r.predicted for r in rows})
     submission = write_stage_labels(out_dir / "submission.csv", patients)
     log.info("submission: %d patients -> %s", len(patients), submission)
+    lesions = write_lesions(rows, patients, LesionSettings(**cfg.lesions), out_dir)
     parts = score_parts(rows, cfg.cohort, out_dir, BootstrapSettings(**cfg.bootstrap))
     evaluated = [r for r in rows if r.part == "test"] or [r for r in rows if r.part == "fit"]
     detection = score_detection(evaluated, cfg.froc, out_dir)
     pictures = save_pictures(evaluated, cfg.pictures, out_dir, instantiate(cfg.tissue, _convert_="all"))
     report = StageReport(
         str(cfg.heatmaps), len(rows), len(patients), len(fit), type(classifier).__name__, spec, submission, parts,
-        detection, Pictures(pictures.get("gallery"), pictures.get("roi")), training_run(checkpoints, states),
+        detection, Pictures(pictures.get("gallery"), pictures.get("roi")), training_run(checkpoints, states), lesions,
     )  # fmt: skip
     write_reports(report, out_dir)
     return StageResult(out_dir, submission, report)

@@ -14,6 +14,7 @@ from wsiseg.features import FeatureSpec, HeatmapRecord
 from wsiseg.labels import SlideLabel
 from wsiseg.sampling import SlideInfo
 from wsiseg.sampling.lookup import LabelSource
+from wsiseg.tasks.stage_lesions import LesionSummary
 
 #: ``fit``: the slide classifier may learn from the slide; ``test``: a held-out patient's slide.
 Part = Literal["fit", "test"]
@@ -130,6 +131,7 @@ class StageReport:
         detection: the lesion-detection scores.
         pictures: the gallery and ROI pictures written.
         training: the training run behind the heatmaps.
+        lesions: the predicted lesions' files and their overlap with annotations.
     """
 
     heatmaps: str
@@ -143,6 +145,7 @@ class StageReport:
     detection: DetectionResult
     pictures: Pictures = field(default_factory=Pictures)
     training: TrainingRun = field(default_factory=TrainingRun)
+    lesions: LesionSummary = field(default_factory=LesionSummary)
 
     @property
     def kappa(self) -> dict[ScoredPart, float]:
@@ -162,6 +165,7 @@ class StageReport:
             "training": self.training.as_dict(),
             "kappa_ci": {part: s.kappa_ci.as_dict() for part, s in patients.items() if s.kappa_ci is not None},
             "patients": {part: [asdict(p) for p in s.stages] for part, s in patients.items()},
+            "lesions": self.lesions.as_dict(),
         }  # fmt: skip
 
     def to_json(self) -> str:

@@ -115,6 +115,10 @@ def markdown_report(report: StageReport) -> str:
         for name, auc in (("max_prob", det.auc_max_prob), ("classifier", det.auc_classifier)):
             if auc is not None:
                 lines.append(f"- slide ROC AUC ({name}): {auc:.4f}")
+    if report.lesions.iou:
+        lines += ["", "## Predicted lesions against the annotations", "",
+                  f"Mean IoU {report.lesions.mean_iou:.4f} over {len(report.lesions.iou)} annotated slides (heatmap "
+                  "resolution; per slide in lesions/summary.csv)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -171,12 +175,16 @@ def _ci_text(scores: PartScores) -> str:
 
 
 def _detection_lines(report: StageReport) -> list[str]:
-    """The FROC and slide ROC AUC line, when lesions were scored."""
-    det = report.detection
-    if det.curve is None:
-        return []
-    auc = next((a for a in (det.auc_classifier, det.auc_max_prob) if a is not None), float("nan"))
-    return [f"detection: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), slide ROC AUC {auc:.3f}"]
+    """The FROC and slide ROC AUC line, when lesions were scored; the exported lesions' IoU with annotations."""
+    det, lesions = report.detection, report.lesions
+    lines = []
+    if det.curve is not None:
+        auc = next((a for a in (det.auc_classifier, det.auc_max_prob) if a is not None), float("nan"))
+        lines.append(f"detection: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), slide ROC AUC {auc:.3f}")
+    if lesions.iou:
+        lines.append(f"predicted lesions: IoU {lesions.mean_iou:.3f} with the annotations ({len(lesions.iou)} "
+                     "annotated slides, heatmap resolution)")  # fmt: skip
+    return lines
 
 
 def _artefact_lines(report: StageReport, out: Path) -> list[str]:
@@ -185,6 +193,8 @@ def _artefact_lines(report: StageReport, out: Path) -> list[str]:
     lines += [f"  {what:<30} {out / name}" for name, what in _ARTEFACTS.items() if (out / name).is_file()]
     if report.pictures.roi is not None:
         lines.append(f"  {'tissue ROI figure':<30} {report.pictures.roi}")
+    if report.lesions.folder is not None:
+        lines.append(f"  {'lesions (QuPath, ASAP)':<30} {report.lesions.folder}/<slide>.lesions.geojson|.xml")
     training = report.training
     for path, what in ((training.checkpoint, "U-Net checkpoint"), (training.tensorboard, "TensorBoard logs")):
         if path is not None:

@@ -1,0 +1,174 @@
+"""stage.py's predicted lesions: per slide a QuPath GeoJSON and an ASAP XML file, and their overlap with annotations.
+
+Written by ``stage.py``, not ``predict.py``: the files carry what only staging knows, the slide's predicted
+label and the patient's predicted pN stage (with the reference ones where the cohort has them), and an
+annotated slide's lesions are scored against its annotation here. In ``<out_dir>/lesions/``:
+
+- ``<slide>.lesions.geojson``: a QuPath ``FeatureCollection``, one feature per lesion, classified ``itc`` /
+  ``micro`` / ``macro`` by its maximum Feret diameter, with its area, diameter and probabilities as
+  measurements; the slide-level labels and stages in the collection's ``properties``;
+- ``<slide>.lesions.xml``: the same polygons for ASAP, a group per size class and holes in ``holes`` (cut out);
+- ``summary.csv``: per slide its lesions by class and, where an annotation exists, the IoU of the exported
+  lesions (rasterised back from the written polygons) with the annotation's tumour mask at heatmap resolution.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from wsiseg.annotations import Annotation, rasterize, tumour_mask, write_asap_xml
+from wsiseg.annotations.geojson import GeoAnnotation, write_geojson
+from wsiseg.annotations.shapes import polygon_annotations
+from wsiseg.atomic import write_text_atomic
+from wsiseg.errors import AnnotationError
+from wsiseg.features import load_heatmap
+from wsiseg.features.lesions import Lesion, predicted_lesions
+from wsiseg.labels import PatientRecord
+
+if TYPE_CHECKING:  # stage_record holds a LesionSummary: no import of it at run time
+    from wsiseg.tasks.stage_record import SlideRow
+
+log = logging.getLogger(__name__)
+
+#: Colours of the size classes, QuPath ``[r, g, b]``.
+CLASS_COLORS: Mapping[str, tuple[int, int, int]] = {"itc": (250, 220, 0), "micro": (255, 128, 0), "macro": (220, 0, 0)}
+HOLES_GROUP = "holes"
+
+
+@dataclass(frozen=True)
+class LesionSettings:
+    """``stage.yaml``'s ``lesions`` node.
+
+    Attributes:
+        write: write the files (false: none, and no IoU).
+        threshold: a heatmap pixel is tumour at or above it.
+        simplify_um: outline simplification tolerance (0: exact pixel outlines).
+    """
+
+    write: bool = True
+    threshold: float = 0.5
+    simplify_um: float = 2.0
+
+
+@dataclass(frozen=True)
+class LesionSummary:
+    """What was written: the folder, per slide its lesions by class and its IoU with its annotation (if any)."""
+
+    folder: Path | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    iou: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mean_iou(self) -> float:
+        """Mean IoU over the annotated slides (NaN without any)."""
+        return float(np.mean(list(self.iou.values()))) if self.iou else math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values (``report.json``'s ``lesions``)."""
+        return {"folder": str(self.folder) if self.folder else None, "slides": len(self.counts),
+                "lesions": {c: sum(n.get(c, 0) for n in self.counts.values()) for c in CLASS_COLORS},
+                "iou_with_annotations": self.iou,
+                "mean_iou": None if math.isnan(self.mean_iou) else self.mean_iou}  # fmt: skip
+
+
+def write_lesions(
+    rows: Sequence[SlideRow], patients: Sequence[PatientRecord], settings: LesionSettings, out_dir: Path
+) -> LesionSummary:
+    """Write every slide's lesion files and ``summary.csv``; score the annotated slides."""
+    if not settings.write or not rows:
+        return LesionSummary()
+    folder = out_dir / "lesions"
+    stage_of = {p.patient: p.stage for p in patients}
+    counts, iou = {}, {}
+    for row in rows:
+        heatmap, _ = load_heatmap(row.heatmap)
+        lesions = predicted_lesions(heatmap, row.heatmap.mpp, row.heatmap.slide_mpp, settings.threshold,
+                                    settings.simplify_um)  # fmt: skip
+        properties = _properties(row, stage_of.get(row.patient), settings, len(lesions))
+        write_geojson(folder / f"{row.heatmap.name}.lesions.geojson", geo_annotations(lesions), properties)
+        records = asap_annotations(lesions)
+        write_asap_xml(folder / f"{row.heatmap.name}.lesions.xml", records,
+                       {c: "#{:02X}{:02X}{:02X}".format(*rgb) for c, rgb in CLASS_COLORS.items()})  # fmt: skip
+        counts[row.heatmap.name] = {c: sum(lesion.size_class == c for lesion in lesions) for c in CLASS_COLORS}
+        if row.annotation is not None:
+            score = _annotation_iou(row, records, heatmap.shape)
+            if score is not None:
+                iou[row.heatmap.name] = score
+    summary = LesionSummary(folder, counts, iou)
+    write_text_atomic(folder / "summary.csv", _summary_csv(summary))
+    log.info("lesions of %d slides -> %s (mean IoU with annotations %.3f over %d slides)", len(counts), folder,
+             summary.mean_iou, len(iou))  # fmt: skip
+    return summary
+
+
+def geo_annotations(lesions: Sequence[Lesion]) -> list[GeoAnnotation]:
+    """QuPath annotations of lesions, named ``lesion <i>`` largest first, with their measurements."""
+    return [
+        GeoAnnotation(
+            lesion.geometry,
+            lesion.size_class,
+            CLASS_COLORS[lesion.size_class],
+            f"lesion {i + 1}",
+            {
+                "Area mm^2": lesion.area_mm2,
+                "Max Feret diameter mm": lesion.feret_mm,
+                "Max probability": lesion.max_prob,
+                "Mean probability": lesion.mean_prob,
+            },
+        )  # fmt: skip
+        for i, lesion in enumerate(lesions)
+    ]
+
+
+def asap_annotations(lesions: Sequence[Lesion]) -> list[Annotation]:
+    """ASAP records of lesions: exteriors in their size class's group, holes in ``holes``."""
+    records: list[Annotation] = []
+    for i, lesion in enumerate(lesions):
+        records += polygon_annotations(lesion.geometry, f"lesion {i + 1}", lesion.size_class, HOLES_GROUP)
+    return records
+
+
+def _properties(row: SlideRow, stage: str | None, settings: LesionSettings, n: int) -> dict[str, Any]:
+    return {
+        "slide": row.heatmap.slide, "patient": row.patient, "predicted_label": row.predicted or None,
+        "reference_label": row.label, "predicted_patient_stage": stage, "lesions": n,
+        "threshold": settings.threshold, "simplify_um": settings.simplify_um, "heatmap": str(row.heatmap.heatmap),
+        "heatmap_mpp": row.heatmap.mpp, "slide_mpp": row.heatmap.slide_mpp, "coordinates": "level-0 pixels",
+    }  # fmt: skip
+
+
+def _annotation_iou(row: SlideRow, records: Sequence[Annotation], shape_hw: tuple[int, int]) -> float | None:
+    """IoU of the written lesions with the annotation's tumour, both at heatmap resolution (None: no tumour)."""
+    downsample = row.heatmap.mpp / row.heatmap.slide_mpp
+    size_wh = (math.ceil(shape_hw[1] * downsample), math.ceil(shape_hw[0] * downsample))
+    try:
+        reference = tumour_mask(row.annotation, size_wh, downsample)
+    except AnnotationError as err:
+        log.warning("%s: annotation not scored (%s)", row.heatmap.name, err)
+        return None
+    predicted = rasterize(records, size_wh, downsample)
+    h, w = min(reference.shape[0], predicted.shape[0]), min(reference.shape[1], predicted.shape[1])
+    reference, predicted = reference[:h, :w], predicted[:h, :w]
+    union = np.count_nonzero(reference | predicted)
+    if not reference.any():
+        return None
+    return float(np.count_nonzero(reference & predicted) / union)
+
+
+def _summary_csv(summary: LesionSummary) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["slide", *CLASS_COLORS, "iou_with_annotation"])
+    for name, counts in summary.counts.items():
+        score = summary.iou.get(name)
+        writer.writerow([name, *(counts[c] for c in CLASS_COLORS), "" if score is None else f"{score:.4f}"])
+    return buffer.getvalue()
