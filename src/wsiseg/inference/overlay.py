@@ -5,8 +5,9 @@ spans ``downsample = heatmap_mpp / slide_mpp`` level-0 pixels, so heatmap pixel 
 ``[j * downsample, (j + 1) * downsample) x [i * downsample, (i + 1) * downsample)``. The heatmap has
 ``ceil(slide extent / heatmap_mpp)`` pixels a side (:func:`~wsiseg.inference.tiling.make_tile_grid`), so its
 extent overshoots the slide's right and bottom edges by under one heatmap pixel: a viewer that places it by
-its origin and pixel size draws it exactly; one that stretches it to the slide's size (ASAP) is off by less
-than a heatmap pixel.
+its origin and pixel size draws it exactly; one that stretches it to the slide's width (ASAP) spreads the
+overshoot over the slide, off by at most the overshoot at the right edge and the overshoot times
+height / width at the bottom.
 
 Colours: OpenCV's ``COLORMAP_JET`` (the overlay PNG's) of the 8-bit probability ``round(255 p)``; alpha 0 below
 :data:`DISPLAY_FLOOR` (the pixel is then (0, 0, 0, 0)), rising linearly to 255 at :data:`OPAQUE_AT`, so tissue
