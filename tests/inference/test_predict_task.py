@@ -61,6 +61,21 @@ def test_rerun_skips_finished_slides(full_run, tiny_checkpoint, tiny_cohort):
     assert again.done == [] and len(again.skipped) == len(find_slides(tiny_cohort))
 
 
+def test_write_tiff_colour_writes_and_records_the_rgba_tiff(tiny_checkpoint, tiny_cohort, tmp_path):
+    """Off by default (``full_run``); on, the slide's ``.json`` lists it; a rerun that switches it on later skips."""
+    name, slide = find_slides(tiny_cohort)[0]
+    overrides = args(tiny_checkpoint, slide, tmp_path) + [f"paths.output_dir={tmp_path}-run"]
+    assert run(compose_config("predict", overrides)).done == [name]
+    assert "tiff_colour" not in json.loads((tmp_path / f"{name}.json").read_text())["files"]
+    assert run(compose_config("predict", [*overrides, "write_tiff_colour=true"])).skipped == [name]
+    assert not (tmp_path / f"{name}.heatmap.rgba.tif").exists()  # as for write_tiff / write_png switched on later
+    out = tmp_path / "colour"
+    colour = args(tiny_checkpoint, slide, out) + [f"paths.output_dir={out}-run", "write_tiff_colour=true"]
+    assert run(compose_config("predict", colour)).done == [name]
+    assert json.loads((out / f"{name}.json").read_text())["files"]["tiff_colour"] == f"{name}.heatmap.rgba.tif"
+    assert (out / f"{name}.heatmap.rgba.tif").is_file() and (out / f"{name}.heatmap.tif").is_file()
+
+
 @pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes
 def test_bad_slides_are_reported_and_the_others_go_on(tiny_cohort, tiny_checkpoint, tmp_path):
     folder = tmp_path / "slides"

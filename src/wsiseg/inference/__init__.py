@@ -17,11 +17,13 @@ _SOURCES = {
     "select_cores": "tiling",
     "file_digest": "outputs", "is_complete": "outputs", "output_paths": "outputs", "settings_digest": "outputs",
     "SlidePrediction": "outputs", "write_outputs": "outputs",
+    "Placement": "overlay", "colour_table": "overlay", "heatmap_placement": "overlay", "read_description": "overlay",
     "PredictSettings": "plan", "SlideTask": "plan", "find_slides": "plan", "plan_or_error": "plan", "plan_task": "plan",
     "HeatmapWriter": "writer", "TilePredictor": "ensemble", "View": "tta", "views": "tta",
 }  # fmt: skip
 __all__ = [
     "HeatmapWriter",
+    "Placement",
     "PredictSettings",
     "PredictionData",
     "ReadingOptions",
@@ -33,15 +35,18 @@ __all__ = [
     "TilePredictor",
     "View",
     "blend_window",
+    "colour_table",
     "file_digest",
     "find_slides",
     "group_cores",
+    "heatmap_placement",
     "is_complete",
     "make_tile_grid",
     "output_paths",
     "plan_or_error",
     "plan_task",
     "read_block",
+    "read_description",
     "select_cores",
     "settings_digest",
     "views",
@@ -59,6 +64,7 @@ if TYPE_CHECKING:
         settings_digest,
         write_outputs,
     )
+    from wsiseg.inference.overlay import Placement, colour_table, heatmap_placement, read_description
     from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
     from wsiseg.inference.reading import TileReader, TileRequest, read_block
     from wsiseg.inference.tiling import TileGrid, blend_window, group_cores, make_tile_grid, select_cores

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from wsiseg.inference.outputs import is_complete
+from wsiseg.inference.outputs import SUFFIXES, is_complete
 from wsiseg.locks import Claim, describe, holder, try_claim
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ def stale_files(out_dir: Path, name: str) -> list[Path]:
     """Scratch files of ``name`` in ``out_dir``: accumulators in ``.work/`` and unfinished atomic writes."""
     out_dir = Path(out_dir)
     work = re.compile(rf"{re.escape(name)}\.[^.]+\.(sum|weight)\.npy")
-    part = re.compile(rf"\.{re.escape(name)}\.(heatmap\.npy|tissue\.npy|heatmap\.tif|overlay\.png|json)\..+\.part")
+    outputs = "|".join(re.escape(suffix) for suffix in SUFFIXES.values())  # each starts with its "."
+    part = re.compile(rf"\.{re.escape(name)}({outputs})\..+\.part")
     found = [p for p in (out_dir / WORK).glob(f"{name}.*.npy") if work.fullmatch(p.name)]
     return found + [p for p in out_dir.glob(f".{name}.*.part") if part.fullmatch(p.name)]
 

@@ -1,7 +1,9 @@
 """Per-slide prediction outputs, all written atomically.
 
-A heatmap (``.npy``), the tissue mask, a pyramidal TIFF for QuPath / ASAP, a PNG overlay, and the metadata
-(``.json``) last, so a killed run leaves nothing that looks complete.
+A heatmap (``.npy``), the tissue mask, pyramidal TIFFs for QuPath / ASAP (the 8-bit probability and, as an
+option, its RGBA colours), a PNG overlay, and the metadata (``.json``) last, so a killed run leaves nothing
+that looks complete. The TIFFs and the ``.json`` say where the heatmap lies on its slide
+(:mod:`wsiseg.inference.overlay`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,24 @@ import cv2
 import numpy as np
 
 from wsiseg.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from wsiseg.inference.overlay import (
+    Placement,
+    colour_table,
+    display_alpha,
+    heatmap_placement,
+    jet_rgb,
+    tiff_description,
+)
 from wsiseg.inference.tiling import TileGrid
 from wsiseg.slide.writer import TiffOptions, write_pyramid_tiff
 
 FORMAT = 1
 _HEATMAP_TIFF = TiffOptions(grey=True, tile=256, min_level_size=256)  # 8-bit probability, lossless
+#: A slide's output files: kind -> suffix after the slide's name (the kinds of the ``.json``'s ``files``).
+SUFFIXES = {
+    "heatmap": ".heatmap.npy", "tissue": ".tissue.npy", "tiff": ".heatmap.tif", "tiff_colour": ".heatmap.rgba.tif",
+    "png": ".overlay.png", "meta": ".json",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,13 +63,7 @@ def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
     stem = Path(name).name
     if stem in ("", ".", ".."):
         raise ValueError(f"unusable slide name {name!r}")
-    return {
-        "heatmap": out_dir / f"{stem}.heatmap.npy",
-        "tissue": out_dir / f"{stem}.tissue.npy",
-        "tiff": out_dir / f"{stem}.heatmap.tif",
-        "png": out_dir / f"{stem}.overlay.png",
-        "meta": out_dir / f"{stem}.json",
-    }
+    return {kind: out_dir / f"{stem}{suffix}" for kind, suffix in SUFFIXES.items()}
 
 
 def file_digest(path: Path, chunk: int = 1 << 22) -> str:
@@ -81,14 +90,23 @@ def is_complete(out_dir: Path, name: str, checkpoint: str, config: str) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     same = meta.get("checkpoint_digest") == checkpoint and meta.get("config_digest") == config
-    wanted = [k for k in ("heatmap", "tissue", "tiff", "png") if meta.get("files", {}).get(k)]
+    wanted = [k for k in SUFFIXES if k != "meta" and meta.get("files", {}).get(k)]
     return same and meta.get("format") == FORMAT and all(paths[k].is_file() for k in wanted)
 
 
 def write_outputs(
-    out_dir: Path, prediction: SlidePrediction, meta: dict, tiff: bool = True, png: bool = True
+    out_dir: Path,
+    prediction: SlidePrediction,
+    meta: dict,
+    tiff: bool = True,
+    png: bool = True,
+    tiff_colour: bool = False,
 ) -> dict[str, Path]:
-    """Write a finished slide: heatmap and tissue ``.npy``, then TIFF and PNG, then the metadata last.
+    """Write a finished slide: heatmap and tissue ``.npy``, then TIFFs and PNG, then the metadata last.
+
+    The ``.json`` records the files written (``files``: kind -> name, see :data:`SUFFIXES`) and the heatmap's
+    ``placement`` on its slide (:class:`~wsiseg.inference.overlay.Placement`), which both TIFFs also carry as
+    JSON in their ImageDescription.
 
     Args:
         out_dir: output folder.
@@ -96,6 +114,7 @@ def write_outputs(
         meta: extra metadata (digests, checkpoint path, settings).
         tiff: write the pyramidal TIFF (8-bit probability, lossless) for QuPath / ASAP.
         png: write the overlay picture (when the prediction has a thumbnail).
+        tiff_colour: write the RGBA pyramidal TIFF (jet colours, transparent below the display floor).
     """
     name, grid, heatmap, thumbnail = prediction.name, prediction.grid, prediction.heatmap, prediction.thumbnail
     paths = output_paths(out_dir, name)
@@ -107,23 +126,40 @@ def write_outputs(
             fh.write(np.ascontiguousarray(heatmap[y : y + 1024], dtype=np.float16).tobytes())
     with atomic_path(paths["tissue"]) as tmp, tmp.open("wb") as fh:
         np.save(fh, np.asarray(prediction.tissue, bool))
-    if tiff:
-        probability = np.load(paths["heatmap"], mmap_mode="r")
-        write_pyramid_tiff(
-            paths["tiff"], heatmap.shape, lambda y0, h: _to_uint8(probability[y0 : y0 + h]), grid.heatmap_mpp,
-            _HEATMAP_TIFF,
-        )  # fmt: skip
+    placement = heatmap_placement(grid, Path(prediction.slide_path).name)
+    written = ["heatmap", "tissue"] + write_heatmap_tiffs(paths, placement, tiff, tiff_colour)
     if png and thumbnail is not None:
         write_bytes_atomic(paths["png"], overlay_png(thumbnail, np.load(paths["heatmap"], mmap_mode="r")))
+        written.append("png")
     record = {
         "format": FORMAT, "slide": str(prediction.slide_path), "name": name, "slide_mpp": grid.slide_mpp,
         "heatmap_mpp": grid.heatmap_mpp, "model_mpp": grid.model_mpp, "origin_xy": [0.0, 0.0],
-        "shape_hw": list(heatmap.shape), "grid": asdict(grid),
-        "files": {k: paths[k].name for k in ("heatmap", "tissue") } | ({"tiff": paths["tiff"].name} if tiff else {})
-        | ({"png": paths["png"].name} if png and thumbnail is not None else {}), **meta,
+        "shape_hw": list(heatmap.shape), "grid": asdict(grid), "placement": placement.record(),
+        "files": {k: paths[k].name for k in written}, **meta,
     }  # fmt: skip
     write_text_atomic(paths["meta"], json.dumps(record, indent=2, default=str))
     return paths
+
+
+def write_heatmap_tiffs(paths: dict[str, Path], placement: Placement, grey: bool, colour: bool) -> list[str]:
+    """Write the heatmap's TIFFs from its stored ``.npy``, strip by strip: the kinds written.
+
+    ``tiff``: 8-bit probability ``round(255 p)``; ``tiff_colour``: the same pixels (and reduced levels) through
+    :func:`~wsiseg.inference.overlay.colour_table`, RGBA. Both have the heatmap's pixel size in their resolution
+    tags and :func:`~wsiseg.inference.overlay.tiff_description` as ImageDescription.
+    """
+    kinds = [(kind, lut) for kind, wanted, lut in (("tiff", grey, None), ("tiff_colour", colour, colour_table()))
+             if wanted]  # fmt: skip
+    probability = np.load(paths["heatmap"], mmap_mode="r") if kinds else None
+
+    def strip(y0: int, h: int) -> np.ndarray:
+        return _to_uint8(probability[y0 : y0 + h])
+
+    for kind, lut in kinds:
+        content = "probability" if lut is None else "colour"
+        write_pyramid_tiff(paths[kind], probability.shape, strip, placement.heatmap_mpp, _HEATMAP_TIFF, lut=lut,
+                           description=tiff_description(placement, content))  # fmt: skip
+    return [kind for kind, _ in kinds]
 
 
 def _to_uint8(probability: np.ndarray) -> np.ndarray:
@@ -131,14 +167,14 @@ def _to_uint8(probability: np.ndarray) -> np.ndarray:
 
 
 def overlay_png(thumbnail_rgb: np.ndarray, heatmap: np.ndarray, max_side: int = 2000) -> bytes:
-    """PNG bytes: the tumour probability (jet colours, shown from 0.1) blended over the slide thumbnail."""
+    """PNG bytes: the tumour probability (jet colours, shown from 0.1, at most 60% opaque) over the thumbnail."""
     h, w = heatmap.shape
     scale = min(1.0, max_side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     prob = cv2.resize(np.asarray(heatmap, np.float32), size, interpolation=cv2.INTER_AREA)
     base = cv2.resize(thumbnail_rgb, size, interpolation=cv2.INTER_AREA)
-    colour = cv2.applyColorMap(_to_uint8(prob), cv2.COLORMAP_JET)[..., ::-1]  # RGB
-    alpha = np.clip((prob - 0.1) / 0.4, 0, 0.6)[..., None]
+    colour = jet_rgb(_to_uint8(prob))  # (h, w, 3) RGB, the colour TIFF's colours
+    alpha = np.minimum(display_alpha(prob), 0.6)[..., None]  # the thumbnail shows through everywhere
     blended = (base * (1 - alpha) + colour * alpha).astype(np.uint8)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(blended, cv2.COLOR_RGB2BGR))
     if not ok:

@@ -29,7 +29,9 @@ class TileGrid:
         factor: model pixels per heatmap pixel (an integer >= 1).
         tile: tile side, model pixels (the network input).
         margin: pixels cut from each tile side (a multiple of ``factor``, which divides ``tile``).
-        heatmap_hw: heatmap (rows, cols) covering the whole slide.
+        heatmap_hw: heatmap (rows, cols) covering the whole slide: ``ceil(slide extent / heatmap_mpp)`` from the
+            slide's top-left corner, so it overshoots the right and bottom edges by under one heatmap pixel.
+        slide_wh: the slide's level-0 (width, height), or ``None`` where unknown (a heatmap made without a slide).
     """
 
     slide_mpp: float
@@ -38,6 +40,7 @@ class TileGrid:
     tile: int
     margin: int
     heatmap_hw: tuple[int, int]
+    slide_wh: tuple[int, int] | None = None
 
     @property
     def heatmap_mpp(self) -> float:
@@ -85,7 +88,9 @@ def make_tile_grid(
         raise ValueError(f"tile {tile} with overlap {overlap} leaves no core of {factor} model px")
     size_um = np.asarray(slide_wh, float) * slide_mpp
     heatmap_w, heatmap_h = (math.ceil(v / (model_mpp * factor) - 1e-9) for v in size_um)
-    return TileGrid(slide_mpp, model_mpp, factor, tile, margin, (heatmap_h, heatmap_w))
+    return TileGrid(
+        slide_mpp, model_mpp, factor, tile, margin, (heatmap_h, heatmap_w), (int(slide_wh[0]), int(slide_wh[1]))
+    )
 
 
 def select_cores(grid: TileGrid, tissue_hm: np.ndarray) -> np.ndarray:

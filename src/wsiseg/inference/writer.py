@@ -38,13 +38,17 @@ class HeatmapWriter(BasePredictionWriter):
     Args:
         out_dir: output folder.
         meta: metadata recorded with every slide (checkpoint path and digest, settings and their digest).
-        tiff: also write the pyramidal heatmap TIFF.
+        tiff: also write the pyramidal heatmap TIFF (8-bit probability).
         png: also write the overlay PNG.
+        tiff_colour: also write the RGBA pyramidal heatmap TIFF (jet colours, transparent below 0.1).
     """
 
-    def __init__(self, out_dir: str | Path, meta: dict, tiff: bool = True, png: bool = True) -> None:
+    def __init__(
+        self, out_dir: str | Path, meta: dict, tiff: bool = True, png: bool = True, tiff_colour: bool = False
+    ) -> None:
         super().__init__(write_interval="batch")
         self.out_dir, self.meta, self.tiff, self.png = Path(out_dir), meta, tiff, png
+        self.tiff_colour = tiff_colour
         self.work = self.out_dir / ".work"
         self.done: list[str] = []
         self.failed: dict[str, str] = {}
@@ -146,7 +150,7 @@ class HeatmapWriter(BasePredictionWriter):
                 thumbnail = slide.thumbnail(task.grid.heatmap_mpp)[: total.shape[0], : total.shape[1]]
         meta = {**self.meta, "tiles": int(len(task.cores)), "reader": task.backend}
         prediction = SlidePrediction(task.name, task.path, task.grid, total, task.tissue, thumbnail)
-        write_outputs(self.out_dir, prediction, meta, self.tiff, self.png)
+        write_outputs(self.out_dir, prediction, meta, self.tiff, self.png, self.tiff_colour)
         del total, accumulators, prediction
         self._drop_work(task)
         self.done.append(task.name)

@@ -2,7 +2,9 @@
 
 Level 0 is streamed from a callback that renders horizontal strips, so a slide of any size is written in
 bounded memory: reduced levels (downsample 2 each, ``subfiletype=1`` pages after level 0) are built from
-the level above through a temporary memory-mapped file.
+the level above through a temporary memory-mapped file. Three encodings: RGB (JPEG), grey (zlib) and a
+colour table applied to grey strips (zlib; RGBA with unassociated alpha for a table of 4 columns), whose
+every level is the table applied to that level's grey pixels.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +23,7 @@ import tifffile
 from wsiseg.atomic import atomic_path
 
 MppStorage = Literal["tags", "philips", "none"]
-StripRenderer = Callable[[int, int], np.ndarray]  # (y0, height) -> (height, W, 3) uint8
+StripRenderer = Callable[[int, int], np.ndarray]  # (y0, height) -> (height, W, 3) uint8, or (height, W) grey
 
 _PHILIPS_DESCRIPTION = (
     '<?xml version="1.0" encoding="UTF-8" ?><DataObject ObjectType="DPUfsImport">'
@@ -43,7 +45,8 @@ class TiffOptions:
         strip_tiles: strip height in tiles (memory is about ``W * tile * strip_tiles * 3`` bytes).
         min_level_size: smallest side of the coarsest level.
         grey: single-channel (H, W) uint8 strips, stored losslessly (zlib) with black padding, e.g. a
-            probability heatmap that QuPath or ASAP overlays on its slide.
+            probability heatmap that QuPath or ASAP overlays on its slide (also the strips a colour table
+            maps: see :func:`write_pyramid_tiff`).
     """
 
     mpp_storage: MppStorage = "tags"
@@ -88,21 +91,27 @@ def _tiles_from_strips(strips: Iterator[np.ndarray], width: int, tile: int, fill
                     yield padded
 
 
-def _write_options(mpp: float, level: int, opts: TiffOptions) -> dict:
-    tile, grey, storage = opts.tile, opts.grey, opts.mpp_storage
+def _write_options(mpp: float, level: int, opts: TiffOptions, channels: int, description: str | None) -> dict:
+    """The TiffWriter arguments of one level: ``channels`` written per pixel (1 grey, 3 RGB, 4 RGBA).
+
+    JPEG for RGB strips; zlib (lossless) with ``opts.grey``: grey strips, also those a colour table maps.
+    """
+    lossless = opts.grey
     options: dict = {
-        "tile": (tile, tile),
-        "photometric": "minisblack" if grey else "rgb",
-        "compression": "zlib" if grey else "jpeg",
-        "compressionargs": {"level": 6 if grey else opts.quality},
+        "tile": (opts.tile, opts.tile),
+        "photometric": "minisblack" if channels == 1 else "rgb",
+        "compression": "zlib" if lossless else "jpeg",
+        "compressionargs": {"level": 6 if lossless else opts.quality},
         "subfiletype": 0 if level == 0 else 1,
         "metadata": None,
     }
-    if level == 0 and storage == "tags":
+    if channels == 4:
+        options["extrasamples"] = ("unassalpha",)
+    if level == 0 and opts.mpp_storage == "tags":
         options["resolution"] = (1e4 / mpp, 1e4 / mpp)
         options["resolutionunit"] = "CENTIMETER"
-    if level == 0 and storage == "philips":
-        options["description"] = philips_description(mpp)
+    if level == 0:
+        options["description"] = philips_description(mpp) if opts.mpp_storage == "philips" else description
     return options
 
 
@@ -112,24 +121,39 @@ def write_pyramid_tiff(
     render_strip: StripRenderer,
     mpp: float,
     options: TiffOptions = TiffOptions(),
+    *,
+    lut: np.ndarray | None = None,
+    description: str | None = None,
 ) -> Path:
-    """Write a tiled JPEG BigTIFF pyramid, rendering level 0 strip by strip; atomic (temp name, rename).
+    """Write a tiled BigTIFF pyramid, rendering level 0 strip by strip; atomic (temp name, rename).
 
     Args:
         path: output ``.tif`` path.
         shape_hw: level-0 (height, width).
-        render_strip: ``render_strip(y0, height)`` returns rows ``y0 .. y0+height`` of level 0, (height, W, 3) uint8.
+        render_strip: ``render_strip(y0, height)`` returns rows ``y0 .. y0+height`` of level 0: (height, W, 3)
+            uint8, or (height, W) uint8 with ``options.grey`` or a ``lut``.
         mpp: level-0 micrometres per pixel.
         options: spacing storage, tiling, levels and encoding (:class:`TiffOptions`).
+        lut: a (256, 3) or (256, 4) uint8 colour table: the strips are grey (reduced as grey, padded with 0)
+            and every level is written as ``lut[grey]``, RGB or RGBA (unassociated alpha), lossless (zlib).
+        description: level 0's ImageDescription (not with ``mpp_storage="philips"``, which uses it).
 
     Returns:
         The written path.
+
+    Raises:
+        ValueError: a ``lut`` of another shape, or a ``description`` with Philips-style spacing.
     """
+    if lut is not None and (lut.dtype != np.uint8 or lut.shape not in ((256, 3), (256, 4))):
+        raise ValueError(f"lut must be a (256, 3) or (256, 4) uint8 table, got {lut.shape} {lut.dtype}")
+    if description is not None and options.mpp_storage == "philips":
+        raise ValueError("mpp_storage='philips' stores the spacing in the ImageDescription: no other description")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    grey, tile = options.grey, options.tile
+    grey = options.grey or lut is not None  # single-channel strips
+    channels = lut.shape[1] if lut is not None else 1 if grey else 3  # written per pixel
+    options = replace(options, grey=grey)  # a colour table's levels are lossless too
     shapes = level_shapes(shape_hw, options.min_level_size)
-    strip_h = tile * options.strip_tiles
     scratch: list[Path] = []
     try:
         with atomic_path(path) as tmp_name, tifffile.TiffWriter(tmp_name, bigtiff=True) as tw:
@@ -137,12 +161,13 @@ def write_pyramid_tiff(
             for level, (h, w) in enumerate(shapes):
                 below = shapes[level + 1] if level + 1 < len(shapes) else None
                 sink = _scratch_array(path.parent, below, scratch, 1 if grey else 3) if below else None
-                strips = _level_strips(source, h, strip_h, sink)
+                strips = _level_strips(source, h, options.tile * options.strip_tiles, sink)
+                tiles = _tiles_from_strips(strips, w, options.tile, fill=0 if grey else 255)
                 tw.write(
-                    _tiles_from_strips(strips, w, tile, fill=0 if grey else 255),
-                    shape=(h, w) if grey else (h, w, 3),
+                    (lut[t] for t in tiles) if lut is not None else tiles,
+                    shape=(h, w) if channels == 1 else (h, w, channels),
                     dtype=np.uint8,
-                    **_write_options(mpp, level, options),
+                    **_write_options(mpp, level, options, channels, description),
                 )
                 if sink is not None:
                     source = _array_strips(sink)

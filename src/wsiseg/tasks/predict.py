@@ -77,7 +77,7 @@ def run(cfg: DictConfig) -> PredictSummary:
     }
     reading = ReadingOptions(cfg.num_workers, cfg.read_threads, cfg.plan_workers, cfg.batch_size, cfg.background_nice)
     data = PredictionData(slides, settings, out_dir, digests, reading)
-    writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png)
+    writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png, tiff_colour=cfg.write_tiff_colour)
     trainer: pl.Trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     return predict_heatmaps(trainer, model, data, writer)
 
