@@ -115,3 +115,9 @@ def test_rule_baseline_and_held_out_patients_from_the_checkpoint(cohort, tmp_pat
     ci = data["kappa_ci"]["test"]
     assert ci["estimate"] == pytest.approx(result.kappa["test"]) and ci["n_boot"] == 2000
     assert ci["low"] <= result.kappa["test"] <= ci["high"] <= 1.0
+    # the held-out slide accuracy and recalls, with their intervals over the same patients
+    slides, rates = data["slide"]["test"], data["slide_ci"]["test"]
+    assert list(data["slide_ci"]) == ["test"] and rates["accuracy"]["estimate"] == pytest.approx(slides["accuracy"])
+    assert {k: v["estimate"] for k, v in rates["recall"].items()} == pytest.approx(
+        {k: v["recall"] for k, v in slides["per_class"].items() if v["support"]}
+    )

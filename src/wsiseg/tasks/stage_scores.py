@@ -10,10 +10,13 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from wsiseg.evaluation import (
+    BootstrapCI,
     DetectionResult,
     DetectionSettings,
     DetectionSlide,
+    RateRun,
     bootstrap_kappa,
+    bootstrap_mean_rate,
     camelyon17_kappa,
     class_report,
     detection_scores,
@@ -22,7 +25,7 @@ from wsiseg.evaluation import (
 )
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, write_stage_labels
 from wsiseg.staging import stage_complete_patients
-from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, SlideRow, StagingScores
+from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, SlideRatesCI, SlideRow, StagingScores
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +82,35 @@ def _evaluate(
     """The slide report (and its picture) of one part, and its patients' scores when there is a reference."""
     slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
     save_confusion_png(slides, out / f"confusion_slide_{part}.png", f"Slide labels, {_TITLES[part]}")
+    ci = None
+    if part == "test" and bootstrap.n_boot > 0:  # the held-out slides' rates (as the kappa: a final score)
+        ci = slide_rates_ci([r.label for r in rows], predicted, [r.patient for r in rows], bootstrap)
     if reference is None:
-        return PartScores(slides)
+        return PartScores(slides, slide_ci=ci)
     by_slide = {r.heatmap.slide: label for r, label in zip(rows, predicted, strict=True)}
-    return PartScores(slides, _staging(part, by_slide, reference, out, bootstrap))
+    return PartScores(slides, _staging(part, by_slide, reference, out, bootstrap), ci)
+
+
+def slide_rates_ci(
+    labels: Sequence[str | None], predicted: Sequence[str], patients: Sequence[str], bootstrap: BootstrapSettings
+) -> SlideRatesCI:
+    """Slide accuracy and per-class recall with percentile bootstrap intervals, resampling the patients.
+
+    A class without a slide has no recall (left out).
+    """
+    names = sorted(set(patients))
+    at = {p: i for i, p in enumerate(names)}
+
+    def rate(counted: Sequence[bool], total: Sequence[bool]) -> BootstrapCI:
+        hits, totals = [0] * len(names), [0] * len(names)  # per patient
+        for patient, hit, whole in zip(patients, counted, total, strict=True):
+            hits[at[patient]] += hit and whole
+            totals[at[patient]] += whole
+        return bootstrap_mean_rate({0: RateRun(hits, totals, names)}, bootstrap.n_boot, bootstrap.seed, bootstrap.level)
+
+    right = [a == b for a, b in zip(labels, predicted, strict=True)]
+    recall = {c: rate(right, [a == c for a in labels]) for c in SLIDE_LABELS if c in labels}
+    return SlideRatesCI(rate(right, [True] * len(labels)), recall)
 
 
 def _staging(
