@@ -7,12 +7,12 @@ whose rows open to their slides (overlay, labels, class probabilities, predicted
 annotation), and the run's provenance and resolved config (``run.json``).
 
 Self-contained: the style and script are inline and every image is a ``data:`` URI, so the file can be
-mailed or moved alone and the page (its Content-Security-Policy says so) loads nothing else. The run's
-figures are embedded as written (tens of kB each); each slide's overlay as a JPEG thumbnail of at most
-``overlay_px`` pixels (about 10-30 kB: a few MB for a few hundred slides, where the full overlays, up to
-2000 px, would be hundreds), with a relative link to the full overlay and the lesion files, which work while
-the run and heatmap folders stay where they were. Every text from data (names, paths, config values) is
-escaped; no data goes into the script.
+mailed or moved alone and the page (its Content-Security-Policy says so) loads nothing else. The plots are
+embedded as written (PNG, tens of kB each), the gallery and ROI figure as JPEG (photos: a fifth of their PNG),
+each slide's overlay as a JPEG thumbnail of at most ``overlay_px`` pixels a side (about 20 kB of the file
+for the synthetic H&E: some 10 MB for 500 slides, where the overlays themselves would make hundreds), with
+relative links to the full overlay and the lesion files, which work while the run and heatmap folders stay
+where they are. Every text from data (names, paths, config values) is escaped; no data goes into the script.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ from wsiseg.evaluation import BootstrapCI
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS, parse_node
 from wsiseg.tasks.stage_html_page import page
 from wsiseg.tasks.stage_lesions import LesionMeasures
-from wsiseg.tasks.stage_record import ScoredPart, SlideRow, StageReport
+from wsiseg.tasks.stage_record import SlideRow, StageReport
+from wsiseg.tasks.stage_scores import PART_TITLES, confusion_name
 
 #: Lesions listed per slide, largest first (all of them are in the slide's lesion files).
 MAX_LESIONS = 10
-_TITLES: dict[ScoredPart, str] = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}
+#: The embedded JPEGs' quality, and the largest side of the gallery and ROI figure (photos: JPEG, not PNG).
+JPEG_QUALITY, PHOTO_PX = 80, 1600
 _DASH = "&mdash;"
 
 
@@ -78,12 +80,12 @@ class _Patient:
         return self.reference is not None and any(s not in (None, self.reference) for s in (self.predicted, self.oof))
 
 
-def write_html_report(path: Path, inputs: HtmlInputs, overlay_px: int = 360) -> Path:
+def write_html_report(path: Path, inputs: HtmlInputs, overlay_px: int = 320) -> Path:
     """Write ``report.html`` to ``path``; its figures are read from ``path``'s folder, the run's."""
     return write_text_atomic(path, render_html(inputs, path.parent, overlay_px))
 
 
-def render_html(inputs: HtmlInputs, out_dir: Path, overlay_px: int = 360) -> str:
+def render_html(inputs: HtmlInputs, out_dir: Path, overlay_px: int = 320) -> str:
     """The page: figures read from ``out_dir``, overlays as thumbnails of ``overlay_px`` (0: none)."""
     links = [("#scores", "Scores"), ("#figures", "Figures"), ("#patients-section", "Patients"),
              ("#provenance", "Provenance and config")]  # fmt: skip
@@ -168,10 +170,14 @@ def _scores(report: StageReport) -> str:
                  str(int(slides.support.sum())), _with_ci(slides.accuracy, ci.accuracy if ci else None)]  # fmt: skip
         cells += [_with_ci(r, ci.recall.get(c) if ci else None, f" ({int(n)})") if n else f"{_DASH} (0)"
                   for c, r, n in zip(slides.labels, slides.recall, slides.support, strict=True)]  # fmt: skip
-        lines.append(tag("tr", tag("td", escape(_TITLES[part])) + "".join(tag("td", c, class_="num") for c in cells)))
-    note = tag("p", "Intervals: 95% percentile bootstrap over the held-out patients; the out-of-fold scores are "
-                    "the fitted patients' cross-validation.", class_="sub")  # fmt: skip
-    return _section("scores", "Scores", tag("table", tag("thead", head) + tag("tbody", "".join(lines))) + note)
+        title = tag("td", escape(PART_TITLES[part]))
+        lines.append(tag("tr", title + "".join(tag("td", c, class_="num") for c in cells)))
+    level = next((s.slide_ci.accuracy.level for s in report.parts.values() if s.slide_ci is not None), None)
+    note = "The out-of-fold scores are the fitted patients' cross-validation."
+    if level is not None:
+        note = f"Below a score: its {level:.0%} percentile bootstrap interval over the held-out patients. " + note
+    table = tag("table", tag("thead", head) + tag("tbody", "".join(lines)))
+    return _section("scores", "Scores", table + tag("p", escape(note), class_="sub"))
 
 
 def _section(id_: str, title: str, content: str) -> str:
@@ -183,18 +189,22 @@ def _data_uri(data: bytes, mime: str) -> str:
 
 
 def _figures(report: StageReport, out_dir: Path) -> str:
-    """The run's pictures, embedded: confusion matrices, FROC curve, gallery, ROI figure."""
-    found: list[tuple[Path, str]] = []
+    """The run's pictures, embedded: the plots as written (PNG), the gallery and ROI figure as JPEG (photos)."""
+    plots: list[tuple[Path, str]] = []
     for part, scores in report.parts.items():
-        found.append((out_dir / f"confusion_slide_{part}.png", f"Slide labels, {_TITLES[part]}"))
+        plots.append((out_dir / confusion_name("slide", part), f"Slide labels, {PART_TITLES[part]}"))
         if scores.staging is not None:
-            found.append((out_dir / f"confusion_patient_{part}.png", f"pN stages, {_TITLES[part]}"))
+            plots.append((out_dir / confusion_name("patient", part), f"pN stages, {PART_TITLES[part]}"))
     if report.detection.curve is not None:
-        found.append((out_dir / "froc.png", "Lesion-level FROC (CAMELYON16)"))
-    pictures = ((report.pictures.gallery, "Overlays per reference label"), (report.pictures.roi, "Tissue ROI"))
-    found += [(Path(path), caption) for path, caption in pictures if path is not None]
-    figures = [tag("figure", tag("img", src=_data_uri(p.read_bytes(), "image/png"), alt=c)
-                   + tag("figcaption", escape(f"{c} ({p.name})"))) for p, c in found if p.is_file()]  # fmt: skip
+        plots.append((out_dir / "froc.png", "Lesion-level FROC (CAMELYON16)"))
+    images = [(_data_uri(p.read_bytes(), "image/png"), p, c) for p, c in plots if p.is_file()]
+    photos = ((report.pictures.gallery, "Overlays per reference label"), (report.pictures.roi, "Tissue ROI"))
+    for path, caption in photos:
+        photo = _jpeg(Path(path), PHOTO_PX) if path is not None else None
+        if photo is not None:
+            images.append((photo[0], Path(path), caption))
+    figures = [tag("figure", tag("img", src=uri, alt=c) + tag("figcaption", escape(f"{c} ({p.name})")))
+               for uri, p, c in images]  # fmt: skip
     return _section("figures", "Figures", tag("div", "".join(figures), class_="figures"))
 
 
@@ -278,7 +288,7 @@ def _patient_row(i: int, patient: _Patient, inputs: HtmlInputs) -> str:
                data_detail=f"detail-{i}")  # fmt: skip
 
 
-def _thumbnail(path: Path | None, max_px: int) -> tuple[str, int, int] | None:
+def _jpeg(path: Path | None, max_px: int) -> tuple[str, int, int] | None:
     """A JPEG data URI of the image at ``path`` shrunk to at most ``max_px`` a side, and its size (w, h)."""
     if path is None or max_px <= 0 or not path.is_file():
         return None
@@ -289,7 +299,7 @@ def _thumbnail(path: Path | None, max_px: int) -> tuple[str, int, int] | None:
     scale = min(1.0, max_px / max(h, w))
     if scale < 1:
         image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     return (_data_uri(encoded.tobytes(), "image/jpeg"), image.shape[1], image.shape[0]) if ok else None
 
 
@@ -303,7 +313,7 @@ def _slide_card(row: SlideRow, inputs: HtmlInputs, out_dir: Path, overlay_px: in
     if row.proba is not None:
         probs = " ".join(f"{c} {p:.2f}" for c, p in zip(SLIDE_LABELS, row.proba, strict=True))
         text += "<br>" + tag("span", f"P: {escape(probs)}", class_="muted")
-    thumb = _thumbnail(row.heatmap.overlay, overlay_px)
+    thumb = _jpeg(row.heatmap.overlay, overlay_px)
     image = tag("p", "no overlay", class_="muted")
     links = []
     if thumb is not None and row.heatmap.overlay is not None:

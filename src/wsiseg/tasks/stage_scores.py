@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -29,7 +30,13 @@ from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, Slid
 
 log = logging.getLogger(__name__)
 
-_TITLES: dict[ScoredPart, str] = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}
+#: What each scored part is, in the pictures' titles.
+PART_TITLES: dict[ScoredPart, str] = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}
+
+
+def confusion_name(kind: Literal["slide", "patient"], part: ScoredPart) -> str:
+    """The file name of a part's confusion matrix picture (``confusion_slide_test.png``)."""
+    return f"confusion_{kind}_{part}.png"
 
 
 def stage_complete(labels: Mapping[str, str]) -> list[PatientRecord]:
@@ -81,7 +88,7 @@ def _evaluate(
 ) -> PartScores:
     """The slide report (and its picture) of one part, and its patients' scores when there is a reference."""
     slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
-    save_confusion_png(slides, out / f"confusion_slide_{part}.png", f"Slide labels, {_TITLES[part]}")
+    save_confusion_png(slides, out / confusion_name("slide", part), f"Slide labels, {PART_TITLES[part]}")
     ci = None
     if part == "test" and bootstrap.n_boot > 0:  # the held-out slides' rates (as the kappa: a final score)
         ci = slide_rates_ci([r.label for r in rows], predicted, [r.patient for r in rows], bootstrap)
@@ -128,8 +135,8 @@ def _staging(
     kappa = camelyon17_kappa(reference, csv_path, patients=ids)
     stages = tuple(PatientScore(p.patient, truth[p.patient], p.stage) for p in staged)
     patients = class_report([s.reference for s in stages], [s.predicted for s in stages], PN_STAGES)
-    title = f"pN stages, {_TITLES[part]}, kappa {kappa:.3f}"
-    save_confusion_png(patients, out / f"confusion_patient_{part}.png", title)
+    title = f"pN stages, {PART_TITLES[part]}, kappa {kappa:.3f}"
+    save_confusion_png(patients, out / confusion_name("patient", part), title)
     ci = None
     if part == "test" and bootstrap.n_boot > 0:  # the held-out kappa (the out-of-fold one is not a final score)
         references, predictions = [s.reference for s in stages], [s.predicted for s in stages]
