@@ -52,7 +52,7 @@ def test_tiny_pipeline_end_to_end(tmp_path):
         "stage.py", f"heatmaps={heatmaps}", f"cohort={cohort}", "classifier.estimator.n_estimators=50",
         f"hydra.run.dir={stage}", cwd=tmp_path,
     )  # fmt: skip
-    for name in ("submission.csv", "predictions.csv", "features.csv", "report.json", "report.md",
+    for name in ("submission.csv", "predictions.csv", "features.csv", "report.json", "report.md", "report.html",
                  "classifier.joblib", "confusion_slide_test.png", "confusion_patient_test.png", "froc.png",
                  "gallery.png", "stage.log"):  # fmt: skip
         assert (stage / name).is_file(), name

@@ -40,6 +40,7 @@ def test_stage_writes_submission_reports_and_scores(cohort, tmp_path):
         "submission_cv.csv",
         "report.json",
         "report.md",
+        "report.html",
         "classifier.joblib",
         "confusion_slide_cv.png",
         "confusion_patient_cv.png",
@@ -78,11 +79,13 @@ def test_a_second_run_reuses_every_cached_feature(cohort, tmp_path, monkeypatch,
 
     monkeypatch.setattr("wsiseg.features.cache.slide_features", no_compute)  # workers=1: in this process
     with caplog.at_level(logging.INFO, logger="wsiseg"):
-        again = run(stage_cfg(heatmaps, labels, tmp_path / "b", "holdout=none", "classifier=xgboost", "cv_folds=0"))
+        again = run(stage_cfg(heatmaps, labels, tmp_path / "b", "holdout=none", "classifier=xgboost", "cv_folds=0",
+                              "pictures.html=false"))  # fmt: skip
     assert "features of 100 heatmaps (100 from the cache" in caplog.text
     assert {p: p.stat().st_mtime_ns for p in entries} == written  # nothing rewritten
     assert (tmp_path / "b" / "features.csv").read_text() == (first.out_dir / "features.csv").read_text()
     assert again.report.fit_slides == 100 and again.report.classifier == "FeatureClassifier"
+    assert (first.out_dir / "report.html").is_file() and not (tmp_path / "b" / "report.html").exists()
 
 
 def test_rule_baseline_and_held_out_patients_from_the_checkpoint(cohort, tmp_path):
@@ -115,3 +118,9 @@ def test_rule_baseline_and_held_out_patients_from_the_checkpoint(cohort, tmp_pat
     ci = data["kappa_ci"]["test"]
     assert ci["estimate"] == pytest.approx(result.kappa["test"]) and ci["n_boot"] == 2000
     assert ci["low"] <= result.kappa["test"] <= ci["high"] <= 1.0
+    # the held-out slide accuracy and recalls, with their intervals over the same patients
+    slides, rates = data["slide"]["test"], data["slide_ci"]["test"]
+    assert list(data["slide_ci"]) == ["test"] and rates["accuracy"]["estimate"] == pytest.approx(slides["accuracy"])
+    assert {k: v["estimate"] for k, v in rates["recall"].items()} == pytest.approx(
+        {k: v["recall"] for k, v in slides["per_class"].items() if v["support"]}
+    )

@@ -74,6 +74,10 @@ def test_every_slide_gets_both_files_with_its_labels_and_stage(tmp_path, annotat
         ("patient_000_node_2", "0", "0", ""),
     ]
     assert json.loads(json.dumps(summary.as_dict()))["lesions"] == {"itc": 1, "micro": 1, "macro": 0}
+    # the measurements the files carry, in the record for report.html (largest first)
+    measured = summary.measures["patient_000_node_1"]
+    assert [m.size_class for m in measured] == ["micro", "itc"] and summary.measures["patient_000_node_2"] == ()
+    assert [m.feret_mm for m in measured] == [a.measurements["Max Feret diameter mm"] for a in lesions]
 
 
 def test_lesions_can_be_switched_off(tmp_path, annotated):

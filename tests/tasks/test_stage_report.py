@@ -37,7 +37,7 @@ def test_the_json_keeps_the_report_layout(report):
     data = json.loads(report.to_json())
     assert list(data) == ["heatmaps", "slides", "patients_staged", "fit_slides", "classifier", "features", "submission",
                           "kappa", "slide", "patient", "detection", "pictures", "training", "kappa_ci",
-                          "patients", "lesions"]  # fmt: skip
+                          "patients", "lesions", "slide_ci"]  # fmt: skip
     assert data["lesions"] == {
         "folder": None,
         "slides": 0,

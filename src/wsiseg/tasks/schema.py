@@ -104,6 +104,8 @@ class PicturesSchema:
 
     gallery_per_label: int = MISSING
     roi_figure: bool = MISSING
+    html: bool = MISSING
+    html_overlay_px: int = MISSING
 
 
 @dataclasses.dataclass

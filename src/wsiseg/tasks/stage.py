@@ -9,11 +9,14 @@ Steps (see ``conf/stage.yaml``):
    every slide's predicted lesions for QuPath (GeoJSON) and ASAP (XML) (see :mod:`wsiseg.tasks.stage_lesions`);
 4. where labels are known: slide and patient confusion matrices (PNG), a per-class precision / recall table,
    the official kappa on the held-out patients (and on the out-of-fold predictions), the CAMELYON16 FROC and
-   the slide-level ROC AUC.
+   the slide-level ROC AUC;
+5. the reports: ``report.json``, ``report.md``, the terminal summary and ``report.html`` (one self-contained
+   page for a browser, see :mod:`wsiseg.tasks.stage_html`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from wsiseg.labels import write_stage_labels
 from wsiseg.sampling import cohort_index, slide_info
 from wsiseg.tasks.instantiate import record_run
 from wsiseg.tasks.stage_holdout import heatmaps_checkpoints, load_checkpoints, mark_holdout, training_run
+from wsiseg.tasks.stage_html import HtmlInputs, write_html_report
 from wsiseg.tasks.stage_lesions import LesionSettings, write_lesions
 from wsiseg.tasks.stage_record import Pictures, ScoredPart, SlideRow, StageReport
 from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
@@ -55,7 +59,7 @@ def run(cfg: DictConfig) -> StageResult:
     """Stage patients from the heatmaps in ``cfg.heatmaps`` (see ``conf/stage.yaml``)."""
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record_run(cfg, out_dir, cfg.get("seed"))
+    provenance = json.loads(record_run(cfg, out_dir, cfg.get("seed")).read_text())
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
     rows = _slide_rows(find_heatmaps(cfg.heatmaps), cfg)
     checkpoints = heatmaps_checkpoints(rows)
@@ -76,6 +80,9 @@ def run(cfg: DictConfig) -> StageResult:
         str(cfg.heatmaps), len(rows), len(patients), len(fit), type(classifier).__name__, spec, submission, parts,
         detection, Pictures(pictures.get("gallery"), pictures.get("roi")), training_run(checkpoints, states), lesions,
     )  # fmt: skip
+    if cfg.pictures.html:
+        inputs = HtmlInputs(report, rows, {p.patient: p.stage for p in patients}, provenance)
+        write_html_report(out_dir / "report.html", inputs, cfg.pictures.html_overlay_px)
     write_reports(report, out_dir)
     return StageResult(out_dir, submission, report)
 

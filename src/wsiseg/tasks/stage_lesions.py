@@ -60,12 +60,33 @@ class LesionSettings:
 
 
 @dataclass(frozen=True)
+class LesionMeasures:
+    """One written lesion's class and measurements, as its GeoJSON feature carries them (for report.html)."""
+
+    size_class: str
+    area_mm2: float
+    feret_mm: float
+    max_prob: float
+    mean_prob: float
+
+    @classmethod
+    def of(cls, lesion: Lesion) -> LesionMeasures:
+        """A predicted lesion's measurements."""
+        return cls(lesion.size_class, lesion.area_mm2, lesion.feret_mm, lesion.max_prob, lesion.mean_prob)
+
+
+@dataclass(frozen=True)
 class LesionSummary:
-    """What was written: the folder, per slide its lesions by class and its IoU with its annotation (if any)."""
+    """What was written: the folder, per slide its lesions by class and its IoU with its annotation (if any).
+
+    ``measures``: per slide its lesions' measurements, largest first as in the files (not in ``report.json``:
+    the files hold them; ``report.html`` lists them).
+    """
 
     folder: Path | None = None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     iou: dict[str, float] = field(default_factory=dict)
+    measures: dict[str, tuple[LesionMeasures, ...]] = field(default_factory=dict)
 
     @property
     def mean_iou(self) -> float:
@@ -88,7 +109,7 @@ def write_lesions(
         return LesionSummary()
     folder = out_dir / "lesions"
     stage_of = {p.patient: p.stage for p in patients}
-    counts, iou = {}, {}
+    counts, iou, measures = {}, {}, {}
     for row in rows:
         heatmap, _ = load_heatmap(row.heatmap)
         lesions = predicted_lesions(heatmap, row.heatmap.mpp, row.heatmap.slide_mpp, settings.threshold,
@@ -99,11 +120,12 @@ def write_lesions(
         write_asap_xml(folder / f"{row.heatmap.name}.lesions.xml", records,
                        {c: "#{:02X}{:02X}{:02X}".format(*rgb) for c, rgb in CLASS_COLORS.items()})  # fmt: skip
         counts[row.heatmap.name] = {c: sum(lesion.size_class == c for lesion in lesions) for c in CLASS_COLORS}
+        measures[row.heatmap.name] = tuple(LesionMeasures.of(lesion) for lesion in lesions)
         if row.annotation is not None:
             score = _annotation_iou(row, records, heatmap.shape)
             if score is not None:
                 iou[row.heatmap.name] = score
-    summary = LesionSummary(folder, counts, iou)
+    summary = LesionSummary(folder, counts, iou, measures)
     write_text_atomic(folder / "summary.csv", _summary_csv(summary))
     log.info("lesions of %d slides -> %s (mean IoU with annotations %.3f over %d slides)", len(counts), folder,
              summary.mean_iou, len(iou))  # fmt: skip

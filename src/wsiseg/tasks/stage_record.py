@@ -84,11 +84,32 @@ class StagingScores:
 
 
 @dataclass(frozen=True)
+class SlideRatesCI:
+    """Bootstrap intervals over patients of a part's slide accuracy and per-class recall.
+
+    Attributes:
+        accuracy: the slide accuracy.
+        recall: per slide label with slides of it, its recall.
+    """
+
+    accuracy: BootstrapCI
+    recall: dict[str, BootstrapCI] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        return {"accuracy": self.accuracy.as_dict(), "recall": {k: v.as_dict() for k, v in self.recall.items()}}
+
+
+@dataclass(frozen=True)
 class PartScores:
-    """The scores of one part (:data:`ScoredPart`): slide labels, and patient stages where a reference exists."""
+    """The scores of one part (:data:`ScoredPart`): slide labels, and patient stages where a reference exists.
+
+    ``slide_ci``: the slide accuracy's and recalls' bootstrap intervals over patients (held-out part only).
+    """
 
     slides: ClassReport
     staging: StagingScores | None = None
+    slide_ci: SlideRatesCI | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +187,7 @@ class StageReport:
             "kappa_ci": {part: s.kappa_ci.as_dict() for part, s in patients.items() if s.kappa_ci is not None},
             "patients": {part: [asdict(p) for p in s.stages] for part, s in patients.items()},
             "lesions": self.lesions.as_dict(),
+            "slide_ci": {part: s.slide_ci.as_dict() for part, s in self.parts.items() if s.slide_ci is not None},
         }  # fmt: skip
 
     def to_json(self) -> str:

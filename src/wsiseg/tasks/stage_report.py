@@ -139,7 +139,8 @@ def log_summary(report: StageReport, out: Path) -> None:
 
 _ARTEFACTS = {
     "submission.csv": "submission (official format)", "predictions.csv": "slide predictions",
-    "features.csv": "features", "report.md": "report (tables)", "confusion_slide_test.png": "slide confusion",
+    "features.csv": "features", "report.md": "report (tables)", "report.html": "report (browser: open it)",
+    "confusion_slide_test.png": "slide confusion",
     "confusion_patient_test.png": "patient confusion", "confusion_slide_cv.png": "slide confusion (CV)",
     "confusion_patient_cv.png": "patient confusion (CV)", "froc.png": "FROC curve", "gallery.png": "overlays",
 }  # fmt: skip

@@ -6,14 +6,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from omegaconf import DictConfig, OmegaConf
 
 from wsiseg.evaluation import (
+    BootstrapCI,
     DetectionResult,
     DetectionSettings,
     DetectionSlide,
+    RateRun,
     bootstrap_kappa,
+    bootstrap_mean_rate,
     camelyon17_kappa,
     class_report,
     detection_scores,
@@ -22,11 +26,17 @@ from wsiseg.evaluation import (
 )
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, write_stage_labels
 from wsiseg.staging import stage_complete_patients
-from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, SlideRow, StagingScores
+from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, SlideRatesCI, SlideRow, StagingScores
 
 log = logging.getLogger(__name__)
 
-_TITLES: dict[ScoredPart, str] = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}
+#: What each scored part is, in the pictures' titles.
+PART_TITLES: dict[ScoredPart, str] = {"test": "held-out patients", "cv": "out-of-fold (grouped CV)"}
+
+
+def confusion_name(kind: Literal["slide", "patient"], part: ScoredPart) -> str:
+    """The file name of a part's confusion matrix picture (``confusion_slide_test.png``)."""
+    return f"confusion_{kind}_{part}.png"
 
 
 def stage_complete(labels: Mapping[str, str]) -> list[PatientRecord]:
@@ -78,11 +88,36 @@ def _evaluate(
 ) -> PartScores:
     """The slide report (and its picture) of one part, and its patients' scores when there is a reference."""
     slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
-    save_confusion_png(slides, out / f"confusion_slide_{part}.png", f"Slide labels, {_TITLES[part]}")
+    save_confusion_png(slides, out / confusion_name("slide", part), f"Slide labels, {PART_TITLES[part]}")
+    ci = None
+    if part == "test" and bootstrap.n_boot > 0:  # the held-out slides' rates (as the kappa: a final score)
+        ci = slide_rates_ci([r.label for r in rows], predicted, [r.patient for r in rows], bootstrap)
     if reference is None:
-        return PartScores(slides)
+        return PartScores(slides, slide_ci=ci)
     by_slide = {r.heatmap.slide: label for r, label in zip(rows, predicted, strict=True)}
-    return PartScores(slides, _staging(part, by_slide, reference, out, bootstrap))
+    return PartScores(slides, _staging(part, by_slide, reference, out, bootstrap), ci)
+
+
+def slide_rates_ci(
+    labels: Sequence[str | None], predicted: Sequence[str], patients: Sequence[str], bootstrap: BootstrapSettings
+) -> SlideRatesCI:
+    """Slide accuracy and per-class recall with percentile bootstrap intervals, resampling the patients.
+
+    A class without a slide has no recall (left out).
+    """
+    names = sorted(set(patients))
+    at = {p: i for i, p in enumerate(names)}
+
+    def rate(counted: Sequence[bool], total: Sequence[bool]) -> BootstrapCI:
+        hits, totals = [0] * len(names), [0] * len(names)  # per patient
+        for patient, hit, whole in zip(patients, counted, total, strict=True):
+            hits[at[patient]] += hit and whole
+            totals[at[patient]] += whole
+        return bootstrap_mean_rate({0: RateRun(hits, totals, names)}, bootstrap.n_boot, bootstrap.seed, bootstrap.level)
+
+    right = [a == b for a, b in zip(labels, predicted, strict=True)]
+    recall = {c: rate(right, [a == c for a in labels]) for c in SLIDE_LABELS if c in labels}
+    return SlideRatesCI(rate(right, [True] * len(labels)), recall)
 
 
 def _staging(
@@ -100,8 +135,8 @@ def _staging(
     kappa = camelyon17_kappa(reference, csv_path, patients=ids)
     stages = tuple(PatientScore(p.patient, truth[p.patient], p.stage) for p in staged)
     patients = class_report([s.reference for s in stages], [s.predicted for s in stages], PN_STAGES)
-    title = f"pN stages, {_TITLES[part]}, kappa {kappa:.3f}"
-    save_confusion_png(patients, out / f"confusion_patient_{part}.png", title)
+    title = f"pN stages, {PART_TITLES[part]}, kappa {kappa:.3f}"
+    save_confusion_png(patients, out / confusion_name("patient", part), title)
     ci = None
     if part == "test" and bootstrap.n_boot > 0:  # the held-out kappa (the out-of-fold one is not a final score)
         references, predictions = [s.reference for s in stages], [s.predicted for s in stages]
