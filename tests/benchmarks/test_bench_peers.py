@@ -48,6 +48,7 @@ def test_the_tiatoolbox_mask_selects_exactly_wsisegs_tiles(tiny_cohort):
     assert kept == {tuple(xy) for xy in task.cores.tolist()}
 
 
+@pytest.mark.slow  # a whole prediction run: make test-all
 def test_a_tiatoolbox_row_is_shared_against_its_own_model_alone(tiny_cohort, tmp_path, monkeypatch):
     # the TIAToolbox environment is not installed here: a stand-in tool with its reported figures
     slide = tiny_cohort / "centre_0" / "patient_000_node_0.tif"

@@ -61,6 +61,7 @@ def test_rerun_skips_finished_slides(full_run, tiny_checkpoint, tiny_cohort):
     assert again.done == [] and len(again.skipped) == len(find_slides(tiny_cohort))
 
 
+@pytest.mark.slow  # a whole prediction run: make test-all
 def test_write_tiff_colour_writes_and_records_the_rgba_tiff(tiny_checkpoint, tiny_cohort, tmp_path):
     """Off by default (``full_run``); on, the slide's ``.json`` lists it; a rerun that switches it on later skips."""
     name, slide = find_slides(tiny_cohort)[0]
