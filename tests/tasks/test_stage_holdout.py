@@ -1,5 +1,7 @@
 """stage.py's held-out patients: the U-Net's split, read from its checkpoint or recomputed from its config."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -69,3 +71,17 @@ def test_an_ensemble_holds_out_only_the_patients_every_member_held_out(tmp_path,
     assert heldout_patients(members[:1], None, states[:1]) == {"p1", "p2", "p4"}
     rows.append(SimpleNamespace(heatmap=SimpleNamespace(checkpoints=(str(a),))))  # heatmaps of two models
     assert heatmaps_checkpoints(rows) is None
+
+
+def test_the_reported_checkpoint_is_absolute_like_every_other_path(tmp_path, monkeypatch):
+    """predict.py records ckpt_path as given (often relative); stage.py's report names it absolute."""
+    from wsiseg.tasks.stage_holdout import training_run
+
+    (tmp_path / "runs" / "tb" / "version_0").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    state = {"wsiseg_config": {"logger": {"tensorboard": {"save_dir": str(tmp_path / "runs"), "name": "tb"}}}}
+    run = training_run([Path("runs/last.ckpt")], [state])
+    assert run.checkpoint == tmp_path / "runs" / "last.ckpt"
+    assert run.checkpoint.is_absolute()
+    assert run.tensorboard == tmp_path / "runs" / "tb"
+    assert training_run(None, None).checkpoint is None

@@ -129,4 +129,5 @@ def training_run(checkpoints: Sequence[Path] | None, states: Sequence[dict[str, 
         return TrainingRun()
     from wsiseg.model.checkpoint import tensorboard_folder
 
-    return TrainingRun(checkpoints[0], tensorboard_folder(states[0]))
+    # absolute, like every other path of the report (predict.py records the checkpoint as it was given)
+    return TrainingRun(Path(checkpoints[0]).resolve(), tensorboard_folder(states[0]))
