@@ -22,7 +22,7 @@ from wsiseg.inference import (
     write_outputs,
 )
 from wsiseg.inference.claims import stale_files
-from wsiseg.inference.outputs import SUFFIXES
+from wsiseg.inference.outputs import SUFFIXES, add_heatmap_tiffs
 from wsiseg.slide import open_slide
 
 SLIDE_WH, SLIDE_MPP, HEATMAP_MPP = (5597, 4795), 0.5, 4.0  # -> 700 x 600 heatmap px (5600 x 4800 level-0 px)
@@ -127,6 +127,32 @@ def test_a_missing_colour_tiff_makes_the_slide_incomplete_only_where_it_was_writ
     paths_b = write_outputs(tmp_path, prediction, META, tiff=True, png=False)  # the colour TIFF is opt-in
     assert not paths_b["tiff_colour"].exists() and "tiff_colour" not in json.loads(paths_b["meta"].read_text())["files"]
     assert is_complete(tmp_path, "slide_b", "ckpt", "cfg")
+
+
+def test_tiffs_asked_for_later_come_from_the_stored_heatmap(written, tmp_path):
+    """A finished slide without TIFFs gains them, equal to those written with the slide; the .json lists them."""
+    paths, values = written
+    probability, _ = known_heatmap()
+    grid = make_tile_grid(SLIDE_WH, SLIDE_MPP, 2.0, 64, HEATMAP_MPP, 0.0)
+    prediction = SlidePrediction("slide_a", Path("/data/slides/slide_a.tif"), grid, probability, probability > 0.5)
+    later = tmp_path / "later"
+    paths_b = write_outputs(later, prediction, META, tiff=False, png=False)
+    heatmap_written = paths_b["heatmap"].stat().st_mtime_ns
+    assert add_heatmap_tiffs(later, "slide_a", grey=False, colour=False) == []
+    assert add_heatmap_tiffs(later, "slide_a", grey=True, colour=True) == ["tiff", "tiff_colour"]
+    record = json.loads(paths_b["meta"].read_text())
+    assert record["files"]["tiff"] == "slide_a.heatmap.tif"
+    assert record["files"]["tiff_colour"] == "slide_a.heatmap.rgba.tif"
+    assert record == json.loads(paths["meta"].read_text())  # as if written with the slide
+    for kind in ("tiff", "tiff_colour"):
+        for level in (0, 1):
+            first, again = _tiffslide(paths[kind], level), _tiffslide(paths_b[kind], level)
+            np.testing.assert_array_equal(again[1], first[1])
+            assert again[0]["tiff.ImageDescription"] == first[0]["tiff.ImageDescription"]
+            assert again[2] == first[2]
+    assert paths_b["heatmap"].stat().st_mtime_ns == heatmap_written  # not rewritten
+    assert add_heatmap_tiffs(later, "slide_a", grey=True, colour=True) == []  # nothing more to add
+    assert is_complete(later, "slide_a", "ckpt", "cfg")
 
 
 def test_unfinished_writes_of_every_output_are_stale(tmp_path):

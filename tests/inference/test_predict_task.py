@@ -63,18 +63,23 @@ def test_rerun_skips_finished_slides(full_run, tiny_checkpoint, tiny_cohort):
 
 @pytest.mark.slow  # a whole prediction run: make test-all
 def test_write_tiff_colour_writes_and_records_the_rgba_tiff(tiny_checkpoint, tiny_cohort, tmp_path):
-    """Off by default (``full_run``); on, the slide's ``.json`` lists it; a rerun that switches it on later skips."""
+    """Off by default (``full_run``); on, the slide's ``.json`` lists it; a rerun that switches it on later
+    does not predict the slide again but adds the TIFF from its stored heatmap, the same as a fresh run's."""
     name, slide = find_slides(tiny_cohort)[0]
     overrides = args(tiny_checkpoint, slide, tmp_path) + [f"paths.output_dir={tmp_path}-run"]
     assert run(compose_config("predict", overrides)).done == [name]
     assert "tiff_colour" not in json.loads((tmp_path / f"{name}.json").read_text())["files"]
+    heatmap_written = (tmp_path / f"{name}.heatmap.npy").stat().st_mtime_ns
     assert run(compose_config("predict", [*overrides, "write_tiff_colour=true"])).skipped == [name]
-    assert not (tmp_path / f"{name}.heatmap.rgba.tif").exists()  # as for write_tiff / write_png switched on later
+    assert (tmp_path / f"{name}.heatmap.npy").stat().st_mtime_ns == heatmap_written  # not predicted again
+    assert json.loads((tmp_path / f"{name}.json").read_text())["files"]["tiff_colour"] == f"{name}.heatmap.rgba.tif"
     out = tmp_path / "colour"
     colour = args(tiny_checkpoint, slide, out) + [f"paths.output_dir={out}-run", "write_tiff_colour=true"]
     assert run(compose_config("predict", colour)).done == [name]
     assert json.loads((out / f"{name}.json").read_text())["files"]["tiff_colour"] == f"{name}.heatmap.rgba.tif"
     assert (out / f"{name}.heatmap.rgba.tif").is_file() and (out / f"{name}.heatmap.tif").is_file()
+    added, fresh = (tifffile.imread(d / f"{name}.heatmap.rgba.tif") for d in (tmp_path, out))
+    np.testing.assert_array_equal(added, fresh)
 
 
 @pytest.mark.slow  # make test-all; the fast suite stays under 5 minutes

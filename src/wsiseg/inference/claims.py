@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wsiseg.inference.outputs import SUFFIXES, is_complete
 from wsiseg.locks import Claim, describe, holder, try_claim
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CLAIMS = ".claims"
 WORK = ".work"
 
@@ -71,6 +73,18 @@ class SlideClaims:
             stale.unlink(missing_ok=True)
         self.held[name] = claim
         return True
+
+    def amend(self, name: str, change: Callable[[], T]) -> T | None:
+        """Run ``change`` on a finished slide's outputs under its claim; ``None`` when another run holds it."""
+        claim = try_claim(lock_path(self.out_dir, name), self.who)
+        if claim is None:
+            log.info("%s is held by %s: its outputs are left as they are", name,
+                     describe(holder(lock_path(self.out_dir, name))))  # fmt: skip
+            return None
+        try:
+            return change()
+        finally:
+            claim.release()
 
     def release(self, name: str) -> None:
         """Give back the claim on ``name`` (its outputs are written, or it failed)."""

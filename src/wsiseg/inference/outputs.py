@@ -162,6 +162,29 @@ def write_heatmap_tiffs(paths: dict[str, Path], placement: Placement, grey: bool
     return [kind for kind, _ in kinds]
 
 
+def add_heatmap_tiffs(out_dir: Path, name: str, grey: bool, colour: bool) -> list[str]:
+    """Add the TIFFs asked for now but not written when a finished slide was predicted: the kinds added.
+
+    A complete slide is not predicted again, so ``write_tiff_colour=true`` (or ``write_tiff``) on a rerun
+    would otherwise leave it without the TIFF: both come from its stored heatmap and placement, and its
+    ``.json`` then lists them (written last, atomically). The caller holds the slide's claim.
+    """
+    paths = output_paths(out_dir, name)
+    meta = json.loads(paths["meta"].read_text())
+    files = meta.get("files", {})
+    missing = {kind: wanted and kind not in files for kind, wanted in (("tiff", grey), ("tiff_colour", colour))}
+    if not any(missing.values()):
+        return []
+    record = meta["grid"]
+    slide_wh = record.get("slide_wh")
+    grid = TileGrid(**{**record, "heatmap_hw": tuple(record["heatmap_hw"]), "slide_wh": slide_wh and tuple(slide_wh)})
+    placement = heatmap_placement(grid, Path(meta["slide"]).name)
+    added = write_heatmap_tiffs(paths, placement, missing["tiff"], missing["tiff_colour"])
+    meta["files"] = {**files, **{kind: paths[kind].name for kind in added}}
+    write_text_atomic(paths["meta"], json.dumps(meta, indent=2, default=str))
+    return added
+
+
 def _to_uint8(probability: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(probability, np.float32) * 255), 0, 255).astype(np.uint8)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 from tqdm.auto import tqdm
 
+from wsiseg.inference.claims import SlideClaims
 from wsiseg.inference.dataset import PredictionData
-from wsiseg.inference.outputs import SlidePrediction, write_outputs
+from wsiseg.inference.outputs import SlidePrediction, add_heatmap_tiffs, write_outputs
 from wsiseg.inference.plan import SlideTask
 from wsiseg.inference.tiling import pooled_window
 from wsiseg.slide import open_slide
@@ -57,6 +59,29 @@ class HeatmapWriter(BasePredictionWriter):
         self.tiles, self._start = 0, 0.0  # tiles predicted by this rank
         self._token = ""
         self._data: PredictionData | None = None
+
+    def add_tiffs(self, names: list[str], claims: SlideClaims) -> dict[str, list[str]]:
+        """Give slides finished by an earlier run the TIFFs this run asks for and they lack (slide -> kinds).
+
+        Their heatmaps are not predicted again; the TIFFs come from the stored heatmap, each slide under its
+        claim. A slide whose stored outputs cannot be read is reported in :attr:`failed`.
+        """
+        added: dict[str, list[str]] = {}
+        if not (self.tiff or self.tiff_colour):
+            return added
+        for name in names:
+            try:
+                kinds = claims.amend(name, partial(add_heatmap_tiffs, self.out_dir, name, self.tiff, self.tiff_colour))
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                self.failed[name] = f"adding its heatmap TIFFs failed: {type(error).__name__}: {error}"
+                log.error("%s: %s", name, self.failed[name])
+                continue
+            if kinds:
+                added[name] = kinds
+        if added:
+            kinds = sorted({k for ks in added.values() for k in ks})
+            log.info("%d slides finished earlier: added %s from their stored heatmaps", len(added), ", ".join(kinds))
+        return added
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Start the progress bar (slides done, tiles/s)."""

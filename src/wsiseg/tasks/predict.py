@@ -151,6 +151,7 @@ def predict_heatmaps(
     """
     try:
         trainer.predict(model, datamodule=data, return_predictions=False)
+        writer.add_tiffs(data.skipped, data.claims)  # a TIFF asked for now, on slides finished earlier
     finally:  # also when prediction fails: a claim left held would keep the slide from later runs here
         if data.claims is not None:
             data.claims.release_all()
