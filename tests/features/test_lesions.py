@@ -5,7 +5,7 @@ import pytest
 
 from wsiseg.annotations import rasterize
 from wsiseg.annotations.shapes import annotations_area, polygon_annotations
-from wsiseg.features.lesions import pixel_outline, predicted_lesions
+from wsiseg.features.lesions import find_lesions, pixel_outline, predicted_lesions
 
 
 def blobs(seed: int, shape=(120, 150)) -> np.ndarray:
@@ -72,3 +72,32 @@ def test_simplified_outlines_stay_close_and_get_smaller():
 def test_nothing_above_the_threshold_is_no_lesion():
     assert predicted_lesions(np.full((30, 30), 0.49, np.float32), 4.0, 0.25, 0.5) == []
     assert predicted_lesions(np.zeros((0, 0), np.float32), 4.0, 0.25) == []
+
+
+def specks_and_a_lesion() -> np.ndarray:
+    """A fragmented heatmap: 2500 one-pixel specks on a grid (16 um2 each at 4 um/px), 28 of them inside one
+    17 x 28 px region that touches no other."""
+    heatmap = np.zeros((200, 200), np.float32)
+    heatmap[::4, ::4] = 0.6  # isolated: 8-connected regions of one pixel
+    heatmap[102:119, 102:130] = 0.9
+    return heatmap
+
+
+def test_a_fragmented_heatmap_is_limited_to_its_largest_regions():
+    heatmap = specks_and_a_lesion()
+    every = predicted_lesions(heatmap, 4.0, 0.25)
+    assert len(every) == 1 + 2500 - 28
+    search = find_lesions(heatmap, 4.0, 0.25, max_lesions=10)
+    assert search.regions == len(every) and search.over_limit == len(every) - 10 and search.too_small == 0
+    assert [lesion.pixels for lesion in search.lesions] == [17 * 28] + [1] * 9
+    # the same lesions as the unlimited search, in the same order (largest first, then top to bottom)
+    assert [lesion.geometry.bounds for lesion in search.lesions] == [lesion.geometry.bounds for lesion in every[:10]]
+    assert find_lesions(heatmap, 4.0, 0.25, max_lesions=0).lesions == []
+
+
+def test_regions_under_the_minimum_area_are_left_out():
+    heatmap = specks_and_a_lesion()
+    search = find_lesions(heatmap, 4.0, 0.25, min_area_um2=17.0, max_lesions=10)  # one pixel: 16 um2
+    assert [lesion.pixels for lesion in search.lesions] == [17 * 28]
+    assert search.too_small == 2472 and search.over_limit == 0 and search.regions == 2473
+    assert find_lesions(heatmap, 4.0, 0.25, min_area_um2=16.0).too_small == 0  # at the minimum: kept

@@ -84,3 +84,26 @@ def test_lesions_can_be_switched_off(tmp_path, annotated):
     row, _ = annotated
     summary = write_lesions([row], [], LesionSettings(write=False), tmp_path / "out")
     assert summary.folder is None and not (tmp_path / "out" / "lesions").exists()
+
+
+def test_a_fragmented_heatmap_writes_its_largest_lesions_and_says_so(tmp_path, annotated, caplog):
+    """An undertrained model's specks: at most max_per_slide lesions, the counts left out in the file, a warning."""
+    row, heatmap = annotated
+    heatmap = heatmap.copy()
+    heatmap[::4, ::4] = np.maximum(heatmap[::4, ::4], 0.6)  # one-pixel specks all over the slide
+    row = slide_row(tmp_path, "patient_000_node_1", heatmap, row.annotation)
+    settings = LesionSettings(max_per_slide=3)
+    with caplog.at_level("WARNING"):
+        summary = write_lesions([row], [], settings, tmp_path / "out")
+    lesions, properties = read_geojson(tmp_path / "out" / "lesions" / "patient_000_node_1.lesions.geojson")
+    assert len(lesions) == 3 and properties["lesions"] == 3
+    assert lesions[0].classification == "micro"  # the annotated lesion comes first
+    assert properties["left_out_beyond_max_per_slide"] == properties["regions_above_threshold"] - 3 > 600
+    assert properties["left_out_smaller_than_min_area"] == 0 and properties["max_per_slide"] == 3
+    assert sum(summary.counts["patient_000_node_1"].values()) == 3
+    assert "1 slides have more than 3 regions" in caplog.text and "undertrained model" in caplog.text
+    small = write_lesions([row], [], LesionSettings(min_area_um2=20.0), tmp_path / "small")
+    _, properties = read_geojson(tmp_path / "small" / "lesions" / "patient_000_node_1.lesions.geojson")
+    assert properties["lesions"] == 2 and properties["left_out_beyond_max_per_slide"] == 0  # + the 15 px one
+    assert properties["left_out_smaller_than_min_area"] == properties["regions_above_threshold"] - 2
+    assert small.iou["patient_000_node_1"] > 0.99  # the specks left out, the lesion as annotated

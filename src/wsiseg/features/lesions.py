@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import shapely
 from shapely import affinity
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import MultiPolygon, Polygon
 
 from wsiseg.features.regions import pixel_feret_diameter
 from wsiseg.labels import size_label
@@ -62,8 +62,7 @@ def pixel_outline(region: np.ndarray) -> Area:
     edges = np.diff(padded, axis=1)  # +1 where a run starts, -1 after it ends
     rows, starts = np.nonzero(edges == 1)
     _, stops = np.nonzero(edges == -1)  # same row order: each row's starts and stops alternate
-    boxes = [box(x0, y, x1, y + 1) for y, x0, x1 in zip(rows.tolist(), starts.tolist(), stops.tolist(), strict=True)]
-    return shapely.union_all(boxes)
+    return shapely.union_all(shapely.box(starts, rows, stops, rows + 1))  # one rectangle a run, made at once
 
 
 def predicted_lesions(
@@ -74,7 +73,44 @@ def predicted_lesions(
     simplify_um: float = 2.0,
     origin_xy: tuple[float, float] = (0.0, 0.0),
 ) -> list[Lesion]:
-    """The lesions of a heatmap, largest first.
+    """The lesions of a heatmap, largest first (every region: :func:`find_lesions` without its limits)."""
+    return find_lesions(heatmap, heatmap_mpp, slide_mpp, threshold, simplify_um, origin_xy).lesions
+
+
+@dataclass(frozen=True)
+class LesionSearch:
+    """The lesions :func:`find_lesions` kept and how many regions above the threshold it left out.
+
+    Attributes:
+        lesions: the kept lesions, largest first.
+        too_small: regions under ``min_area_um2``.
+        over_limit: regions beyond ``max_lesions`` (the smallest of those large enough).
+    """
+
+    lesions: list[Lesion]
+    too_small: int = 0
+    over_limit: int = 0
+
+    @property
+    def regions(self) -> int:
+        """Every region above the threshold."""
+        return len(self.lesions) + self.too_small + self.over_limit
+
+
+def find_lesions(
+    heatmap: np.ndarray,
+    heatmap_mpp: float,
+    slide_mpp: float,
+    threshold: float = 0.5,
+    simplify_um: float = 2.0,
+    origin_xy: tuple[float, float] = (0.0, 0.0),
+    min_area_um2: float = 0.0,
+    max_lesions: int | None = None,
+) -> LesionSearch:
+    """The lesions of a heatmap, largest first, with the regions left out counted.
+
+    Regions are chosen from their pixel counts before any outline is traced, so a fragmented heatmap (an
+    undertrained model: tens of thousands of specks) costs the outlines of at most ``max_lesions`` regions.
 
     Args:
         heatmap: (H, W) tumour probabilities.
@@ -83,14 +119,21 @@ def predicted_lesions(
         threshold: a pixel is tumour when its probability is at least this.
         simplify_um: Douglas-Peucker tolerance of the outline (0: the exact pixel outline).
         origin_xy: level-0 position of the heatmap's top-left corner.
+        min_area_um2: regions smaller than this are left out (0: none).
+        max_lesions: at most this many regions, the largest (ties: top to bottom); ``None``: all.
     """
     probs = np.asarray(heatmap, dtype=np.float32)
     if probs.size == 0:
-        return []
+        return LesionSearch([])
     n, labels, stats, _ = cv2.connectedComponentsWithStats((probs >= threshold).view(np.uint8), connectivity=8)
+    pixels = stats[1:, cv2.CC_STAT_AREA].astype(np.int64)
+    large = np.flatnonzero(pixels * heatmap_mpp**2 >= min_area_um2) + 1  # labels of the regions large enough
+    chosen = large[np.argsort(-pixels[large - 1], kind="stable")]  # largest first; labels run top to bottom
+    if max_lesions is not None:
+        chosen = chosen[: max(max_lesions, 0)]
     scale = heatmap_mpp / slide_mpp  # level-0 px per heatmap px
     lesions = []
-    for label in range(1, n):
+    for label in chosen.tolist():
         x, y, w, h, count = (int(v) for v in stats[label])
         region = labels[y : y + h, x : x + w] == label
         values = probs[y : y + h, x : x + w][region]
@@ -103,4 +146,4 @@ def predicted_lesions(
         feret_mm = pixel_feret_diameter(region) * heatmap_mpp / 1000.0
         lesions.append(Lesion(geometry, size_label(feret_mm), count * (heatmap_mpp / 1000.0) ** 2, feret_mm,
                               float(values.max()), float(values.mean()), count))  # fmt: skip
-    return sorted(lesions, key=lambda lesion: -lesion.pixels)
+    return LesionSearch(lesions, too_small=n - 1 - len(large), over_limit=len(large) - len(chosen))

@@ -115,6 +115,8 @@ class LesionsSchema:
     write: bool = MISSING
     threshold: float = MISSING
     simplify_um: float = MISSING
+    min_area_um2: float = MISSING
+    max_per_slide: Optional[int] = MISSING  # noqa: UP045
 
 
 @dataclasses.dataclass

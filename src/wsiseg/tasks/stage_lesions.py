@@ -31,7 +31,7 @@ from wsiseg.annotations.shapes import polygon_annotations
 from wsiseg.atomic import write_text_atomic
 from wsiseg.errors import AnnotationError
 from wsiseg.features import load_heatmap
-from wsiseg.features.lesions import Lesion, predicted_lesions
+from wsiseg.features.lesions import Lesion, LesionSearch, find_lesions
 from wsiseg.labels import PatientRecord
 
 if TYPE_CHECKING:  # stage_record holds a LesionSummary: no import of it at run time
@@ -52,11 +52,17 @@ class LesionSettings:
         write: write the files (false: none, and no IoU).
         threshold: a heatmap pixel is tumour at or above it.
         simplify_um: outline simplification tolerance (0: exact pixel outlines).
+        min_area_um2: regions smaller than this are not written (0: every region).
+        max_per_slide: at most this many lesions a slide, the largest: a fragmented heatmap (an undertrained
+            model, a threshold too low) would otherwise write tens of thousands of specks, megabytes a slide
+            that no viewer can review (``null``: no limit).
     """
 
     write: bool = True
     threshold: float = 0.5
     simplify_um: float = 2.0
+    min_area_um2: float = 0.0
+    max_per_slide: int | None = 1000
 
 
 @dataclass(frozen=True)
@@ -109,12 +115,16 @@ def write_lesions(
         return LesionSummary()
     folder = out_dir / "lesions"
     stage_of = {p.patient: p.stage for p in patients}
-    counts, iou, measures = {}, {}, {}
+    counts, iou, measures, capped = {}, {}, {}, {}
     for row in rows:
         heatmap, _ = load_heatmap(row.heatmap)
-        lesions = predicted_lesions(heatmap, row.heatmap.mpp, row.heatmap.slide_mpp, settings.threshold,
-                                    settings.simplify_um)  # fmt: skip
-        properties = _properties(row, stage_of.get(row.patient), settings, len(lesions))
+        search = find_lesions(heatmap, row.heatmap.mpp, row.heatmap.slide_mpp, settings.threshold,
+                              settings.simplify_um, min_area_um2=settings.min_area_um2,
+                              max_lesions=settings.max_per_slide)  # fmt: skip
+        lesions = search.lesions
+        if search.over_limit:
+            capped[row.heatmap.name] = search.regions
+        properties = _properties(row, stage_of.get(row.patient), settings, search)
         write_geojson(folder / f"{row.heatmap.name}.lesions.geojson", geo_annotations(lesions), properties)
         records = asap_annotations(lesions)
         write_asap_xml(folder / f"{row.heatmap.name}.lesions.xml", records,
@@ -125,6 +135,13 @@ def write_lesions(
             score = _annotation_iou(row, records, heatmap.shape)
             if score is not None:
                 iou[row.heatmap.name] = score
+    if capped:
+        worst = max(capped, key=capped.__getitem__)
+        log.warning("%d slides have more than %d regions at or above %g (most: %d on %s): only the largest %d of "
+                    "each are written. A heatmap this fragmented usually means an undertrained model or a threshold "
+                    "too low (lesions.threshold, lesions.min_area_um2, lesions.max_per_slide)", len(capped),
+                    settings.max_per_slide, settings.threshold, capped[worst], worst,
+                    settings.max_per_slide)  # fmt: skip
     summary = LesionSummary(folder, counts, iou, measures)
     write_text_atomic(folder / "summary.csv", _summary_csv(summary))
     log.info("lesions of %d slides -> %s (mean IoU with annotations %.3f over %d slides)", len(counts), folder,
@@ -159,11 +176,14 @@ def asap_annotations(lesions: Sequence[Lesion]) -> list[Annotation]:
     return records
 
 
-def _properties(row: SlideRow, stage: str | None, settings: LesionSettings, n: int) -> dict[str, Any]:
+def _properties(row: SlideRow, stage: str | None, settings: LesionSettings, search: LesionSearch) -> dict[str, Any]:
     return {
         "slide": row.heatmap.slide, "patient": row.patient, "predicted_label": row.predicted or None,
-        "reference_label": row.label, "predicted_patient_stage": stage, "lesions": n,
-        "threshold": settings.threshold, "simplify_um": settings.simplify_um, "heatmap": str(row.heatmap.heatmap),
+        "reference_label": row.label, "predicted_patient_stage": stage, "lesions": len(search.lesions),
+        "regions_above_threshold": search.regions, "left_out_smaller_than_min_area": search.too_small,
+        "left_out_beyond_max_per_slide": search.over_limit, "threshold": settings.threshold,
+        "min_area_um2": settings.min_area_um2, "max_per_slide": settings.max_per_slide,
+        "simplify_um": settings.simplify_um, "heatmap": str(row.heatmap.heatmap),
         "heatmap_mpp": row.heatmap.mpp, "slide_mpp": row.heatmap.slide_mpp, "coordinates": "level-0 pixels",
     }  # fmt: skip
 
