@@ -177,7 +177,7 @@ class PlannedBatches(Sampler[TileRequest]):
                 if not data.claims.take(name):
                     continue
                 data.tasks[i] = planned
-                yield from batch_requests(i, planned, data.batch_size)
+                yield from batch_requests(i, planned, data.reading.batch_size)
         finally:
             planner.close()
 
@@ -231,12 +231,6 @@ class PredictionData(pl.LightningDataModule):
         self.slides, self.settings, self.out_dir = list(slides), settings, Path(out_dir)
         self.digests = tuple(digests)
         self.reading = reading
-        self.num_workers, self.plan_workers, self.batch_size = (
-            reading.num_workers,
-            reading.plan_workers,
-            reading.batch_size,
-        )
-        self.read_threads = reading.read_threads
         self.nice = 0  # set at setup, from the device the model runs on
         self.todo: list[tuple[str, Path]] = []
         self.tasks: dict[int, SlideTask] = {}  # planned, claimed and not yet written (the writer drops them)
@@ -273,8 +267,8 @@ class PredictionData(pl.LightningDataModule):
         self._planner = self._new_planner().start()  # the first slides are planned while Lightning sets up
 
     def _new_planner(self) -> SlidePlanner:
-        return SlidePlanner(self.todo, self.settings, self.plan_workers, ahead=max(self.plan_workers, 1),
-                            nice=self.nice)  # fmt: skip
+        workers = self.reading.plan_workers
+        return SlidePlanner(self.todo, self.settings, workers, ahead=max(workers, 1), nice=self.nice)
 
     def take_planner(self) -> SlidePlanner:
         """The planner started at :meth:`setup` (once; a new one for another pass over the slides)."""
@@ -292,12 +286,13 @@ class PredictionData(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         """Fixed-size batches of tiles in slide order (``batch_size=None``: each request is a batch)."""
-        if self.num_workers > 0:  # worker processes, spawned (slides were opened here: never fork)
+        reading = self.reading
+        if reading.num_workers > 0:  # worker processes, spawned (slides were opened here: never fork)
             return DataLoader(TileReader(), batch_size=None, sampler=PlannedBatches(self),
-                              num_workers=self.num_workers, multiprocessing_context=SAFE_CONTEXT,
+                              num_workers=reading.num_workers, multiprocessing_context=SAFE_CONTEXT,
                               worker_init_fn=functools.partial(_nice_worker, self.nice))  # fmt: skip
-        if self.read_threads > 0:
-            return DataLoader(ThreadedBatches(self, self.read_threads, self.nice), batch_size=None)
+        if reading.read_threads > 0:
+            return DataLoader(ThreadedBatches(self, reading.read_threads, self.nice), batch_size=None)
         return DataLoader(TileReader(), batch_size=None, sampler=PlannedBatches(self))
 
 
