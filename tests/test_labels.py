@@ -82,7 +82,10 @@ def test_stages_and_labels_in_any_letter_case_read_as_the_official_spelling(tmp_
     [
         ("patient_004_node_4.tif", ("patient_004", 4)),
         ("PATIENT_017_Node_0.TIF", ("patient_017", 0)),  # any case, the patient in lower case
-        ("patient_004_node_4.xml", None),
+        ("patient_101_node_1.svs", ("patient_101", 1)),  # a node scanned in another format is still node 1
+        ("patient_004_node_4", ("patient_004", 4)),  # a stem (a heatmap's name)
+        ("patient_004_node_4.xml", ("patient_004", 4)),  # the node a file is named after, whatever its suffix
+        ("patient_004_node_4.tif.part", None),
         ("patient_04_node_4.tif", None),
         ("patient_004_node_10.tif", None),
         ("tumor_001.tif", None),

@@ -1,7 +1,7 @@
 """wsiseg: U-Net segmentation, slide classification and pN staging for CAMELYON-style whole-slide images.
 
 The package mirrors the pipeline; each subpackage is one stage and imports only from the stages before it:
-``slide`` -> ``annotations`` -> ``tissue`` -> ``sampling`` -> ``data`` -> ``model`` -> ``inference`` ->
+``slide`` -> ``annotations`` -> ``cohorts`` -> ``tissue`` -> ``sampling`` -> ``data`` -> ``model`` -> ``inference`` ->
 ``features`` -> ``classifiers`` -> ``staging`` -> ``evaluation``, with ``synth`` (the synthetic cohort) on top.
 """
 

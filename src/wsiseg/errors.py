@@ -26,6 +26,14 @@ class AnnotationError(_FileError):
     """An annotation file is malformed or uses a group name that is not mapped."""
 
 
+class UnknownGroupError(AnnotationError):
+    """An annotation's group has no role (tumour, exclude, ignore); ``group`` is its name."""
+
+    def __init__(self, path: str | Path, group: str, message: str) -> None:
+        self.group = group
+        super().__init__(path, message)
+
+
 class LabelError(_FileError):
     """A labels / submission CSV is malformed (unknown spelling, wrong node count, duplicates, ...)."""
 

@@ -28,20 +28,33 @@ PN_STAGES: tuple[PatientStage, ...] = get_args(PatientStage)
 NODES_PER_PATIENT = 5
 
 _PATIENT_RE = re.compile(r"^(patient_\d{3})\.zip$", re.IGNORECASE)
-#: A CAMELYON17 node slide name: group 1 the patient, group 2 the node (any case).
-NODE_RE = re.compile(r"^(patient_\d{3})_node_(\d)\.tif$", re.IGNORECASE)
+#: A CAMELYON17 node slide name, with any file extension or none: group 1 the patient, group 2 the node (any case).
+NODE_RE = re.compile(r"^(patient_\d{3})_node_(\d)(?:\.[A-Za-z0-9]+)?$", re.IGNORECASE)
 
 
 def parse_node(slide: str) -> tuple[str, int] | None:
     """The patient (lower case) and node number of a CAMELYON17 node slide name; ``None`` for any other name.
 
+    The extension does not matter (a node scanned as ``.svs`` is still its patient's node), nor does the case.
+
     >>> parse_node("Patient_004_node_4.tif")
     ('patient_004', 4)
+    >>> parse_node("patient_101_node_1.svs")
+    ('patient_101', 1)
     >>> parse_node("tumor_001.tif") is None
     True
     """
     match = NODE_RE.match(slide)
     return (match.group(1).lower(), int(match.group(2))) if match else None
+
+
+def node_slide(patient: str, node: int) -> str:
+    """The node's name in ``stage_labels.csv`` and in a submission: ``patient_004_node_4.tif``, whatever its file.
+
+    >>> node_slide("patient_101", 1)
+    'patient_101_node_1.tif'
+    """
+    return f"{patient}_node_{node}.tif"
 
 
 def patient_of_node(slide: str) -> str | None:
@@ -158,7 +171,7 @@ def parse_stage_labels(text: str, path: str | Path = "<string>") -> list[Patient
             nodes.setdefault(patient, {})
         elif parsed := parse_node(name):
             patient, node = parsed
-            slide = f"{patient}_node_{node}.tif"
+            slide = node_slide(patient, node)
             _first_row(first_line, slide, line, path)
             label = canonical_label(path, line, value, SLIDE_LABELS, "slide label")
             nodes.setdefault(patient, {})[node] = NodeRecord(slide, label)  # type: ignore[arg-type]

@@ -173,3 +173,48 @@ def test_a_run_waits_for_the_builder_and_reuses_its_cache(tiny_cohort, tmp_path,
         thread.join(60)
     assert not thread.is_alive() and open_cache(folder, key) is not None
     assert "waiting for run builder" in caplog.text and "built by another run meanwhile" in caplog.text
+
+
+@pytest.fixture
+def downloaded(tiny_cohort, tmp_path):
+    """CAMELYON17 and CAMELYON16 as downloaded, under one data folder."""
+    from tests.cohorts import downloads
+
+    return downloads.camelyon17_challenge(tiny_cohort, tmp_path), downloads.camelyon16_challenge(tiny_cohort, tmp_path)
+
+
+def test_bad_slides_are_skipped_and_named_and_fail_when_asked(downloaded, tmp_path):
+    from wsiseg.cohorts import CohortOptions
+
+    c17, c16 = downloaded
+    truncated = sorted(c17.glob("training/center_4/*.tif"))[0]
+    truncated.write_bytes(truncated.read_bytes()[:5000])
+    xml = sorted((c17 / "training" / "lesion_annotations").glob("*.xml"))[0]
+    xml.write_text(xml.read_text().replace("metastases", "Metastasis"))  # a group the reader does not know
+    dm = make_dm(c17, tmp_path / "cache", cohorts=[str(c17), str(c16)])
+    used = {s.slide for s in dm.slides()}
+    left = {e.name: e.reason for e in dm.inventory().excluded}
+    assert left[truncated.name] == "unreadable" and truncated.name not in used
+    assert left[xml.name] == "unknown annotation group"
+    assert left[f"{xml.stem}.tif"] == "positive slide without annotation" and f"{xml.stem}.tif" not in used
+    assert left["test_001.tif"] == left["test_002.tif"] == "test set" and left["normal_001.tif"] == "dataset not used"
+    assert "tumor_001.tif" in used and len(used) == 25 - 1 - 1 + 1  # CAMELYON17 - truncated - unannotated + tumor_001
+    mapped = CohortOptions(group_roles={"Metastasis": "tumor"})
+    assert f"{xml.stem}.tif" in {s.slide for s in make_dm(c17, tmp_path / "c", cohort_options=mapped).slides()}
+    strict = make_dm(c17, tmp_path / "cache", cohort_options=CohortOptions(on_bad_slide="fail"))
+    with pytest.raises(
+        RuntimeError, match=rf"2 bad files in the cohorts \(cohorts.on_bad_slide=fail\): .*{truncated.name}"
+    ):
+        strict.slides()
+
+
+def test_training_stops_only_when_nothing_is_left(tiny_cohort, tmp_path):
+    from tests.cohorts import downloads
+
+    top = downloads.camelyon17_challenge(tiny_cohort, tmp_path)
+    for slide in top.glob("training/center_*/*.tif"):
+        slide.write_bytes(b"not a tiff")
+    with pytest.raises(
+        RuntimeError, match=r"no slide left to train on in .*: 50 files left out \(\{'unreadable': 25, 'test set': 25\}"
+    ):
+        make_dm(top, tmp_path / "cache").slides()

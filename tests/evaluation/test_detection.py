@@ -50,34 +50,43 @@ def test_the_score_follows_the_sweep_setting(tumour):
     # official: thresholds 0.6 (the lowest, skipped) and 0.8 -> (FP, TP) = (1, 0), then (0, 0): sensitivity 0
     official = detection_scores([tumour], DetectionSettings())
     assert official.as_dict() == {
-        "slides": 1, "froc": 0.0, "froc_at": dict.fromkeys((0.25, 0.5, 1.0, 2.0, 4.0, 8.0), 0.0), "lesions": 1,
-        "froc_sweep": "official",
+        "slides": 1, "auc_slides": 1, "scope": "", "froc": 0.0,
+        "froc_at": dict.fromkeys((0.25, 0.5, 1.0, 2.0, 4.0, 8.0), 0.0), "lesions": 1, "froc_sweep": "official",
     }  # fmt: skip
     # all: 0.6 -> (1, 1), 0.8 -> (1, 0), then (0, 0): 0 at 1/4 and 1/2, 1 from 1 FP per slide on: 4/6
     every = detection_scores([tumour], DetectionSettings(sweep="all"))
     assert every.curve.score == pytest.approx(4 / 6) and every.as_dict()["froc_sweep"] == "all"
 
 
-def test_the_slide_auc_counts_the_slides_of_known_tumour(tumour, tmp_path):
+def test_the_auc_counts_every_slide_of_known_tumour_and_the_froc_the_annotated_ones(tumour, tmp_path):
     blank = heatmap_record(tmp_path, "normal", np.zeros((150, 150)))
     proba = {"negative": [0.2, 0.1, 0.3, 0.4], "n1": [0.9, 0.1, 0.0, 0.0], "n2": [0.7, 0.3, 0.0, 0.0]}
     slides = [
         DetectionSlide(tumour.heatmap, "macro", tumour.annotation, 0.5, np.array(proba["negative"])),
         DetectionSlide(blank, "negative", None, 0.2, np.array(proba["n1"])),
         DetectionSlide(blank, "negative", None, 0.6, np.array(proba["n2"])),
-        DetectionSlide(blank, "micro", None, 0.9, np.array(proba["n1"])),  # tumour without annotation: left out
+        DetectionSlide(blank, "micro", None, 0.9, np.array(proba["n1"])),  # tumour, no annotation: AUC, no FROC
         DetectionSlide(blank, None, None, 0.9, np.array(proba["n1"])),  # unknown: left out
     ]
     result = detection_scores(slides, DetectionSettings())
-    # max_prob: the tumour's 0.5 beats one of the two negatives' (0.2, 0.6): AUC 1/2; classifier: P(tumour) 0.8
-    # against 0.1 and 0.3: AUC 1
-    assert (result.slides, result.auc_max_prob, result.auc_classifier) == (3, 0.5, 1.0)
-    assert result.curve.n_slides == 3 and result.curve.n_lesions == 1
+    # max_prob: tumours 0.5 and 0.9 against negatives 0.2 and 0.6: 3 of 4 pairs in order, AUC 3/4; classifier,
+    # P(tumour) 0.8 and 0.1 against 0.1 and 0.3: 2 pairs in order, one tie (1/2), one not: AUC 2.5/4
+    assert (result.slides, result.auc_max_prob, result.auc_classifier) == (3, 0.75, 0.625)
+    assert result.auc_slides == 4 and result.curve.n_slides == 3 and result.curve.n_lesions == 1
     no_proba = detection_scores(
         [DetectionSlide(s.heatmap, s.label, s.annotation, s.max_prob) for s in slides], DetectionSettings()
     )
     assert no_proba.auc_classifier is None and "auc_classifier" not in no_proba.as_dict()
-    assert detection_scores(slides[3:], DetectionSettings()).as_dict() == {"slides": 0}
+    assert detection_scores(slides[3:], DetectionSettings()).as_dict() == {"slides": 0, "auc_slides": 1, "scope": ""}
+
+
+def test_a_test_slide_known_as_tumour_only_counts_in_the_auc(tumour, tmp_path):
+    """CAMELYON16's reference says Tumor without a size class: the slide has no label but is a tumour slide."""
+    blank = heatmap_record(tmp_path, "normal", np.zeros((150, 150)))
+    slides = [DetectionSlide(blank, None, None, 0.9, has_tumour=True), DetectionSlide(blank, "negative", None, 0.3)]
+    result = detection_scores(slides, DetectionSettings(), n_boot=200)
+    assert (result.auc_slides, result.auc_max_prob, result.slides) == (2, 1.0, 1)
+    assert result.auc_max_prob_ci is not None and result.auc_max_prob_ci.n_boot == 200
 
 
 def test_settings_are_checked():

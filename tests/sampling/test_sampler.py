@@ -5,16 +5,15 @@ import numpy as np
 import pytest
 
 from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.cohorts import SlideRecord, read_cohort
 from wsiseg.sampling import (
     SamplingSpec,
-    SlideRecord,
     SplitSpec,
     draw_patches,
     magnification_mpp,
     patient_split,
     plan_slide,
     plan_slides,
-    read_cohort,
     select_training_slides,
 )
 from wsiseg.slide import open_slide
@@ -208,7 +207,7 @@ def test_near_constant_slide_offers_no_patches(tmp_path):
     """A thumbnail of saturations one float32 step apart is a blank slide for sampling, not a crash."""
     import tifffile
 
-    from wsiseg.sampling.cohort import SlideRecord
+    from wsiseg.cohorts import SlideRecord
 
     rgb = np.full((200, 300, 3), 10, dtype=np.uint8)  # near-black, excluded
     rgb[40:100, 40:120] = (146, 73, 73)

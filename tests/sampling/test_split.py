@@ -7,7 +7,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import compose_config
-from wsiseg.sampling import SlideRecord, split_from_data_config
+from wsiseg.cohorts import SlideRecord
+from wsiseg.sampling import split_from_data_config
 from wsiseg.sampling.split import SPLIT_KEYS
 
 XML = Path("x.xml")

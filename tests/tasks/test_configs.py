@@ -181,6 +181,22 @@ def test_every_model_and_data_file(tmp_path):
         assert isinstance(instantiate(compose_config("train", [*BASE, f"data={data}"]).data), PatchDataModule)
 
 
+@pytest.mark.parametrize("task", ["train", "predict", "stage"])
+def test_every_command_reads_cohorts_with_one_config_group(task):
+    from hydra.errors import ConfigCompositionException
+
+    from wsiseg.cohorts import CohortOptions
+
+    extra = ["ckpt_path=x.ckpt"] if task == "predict" else []
+    cfg = compose_config(task, [*BASE, *extra, "cohorts.group_roles={Metastasis: tumor}", "cohorts.on_bad_slide=fail"])
+    options = instantiate(cfg.cohorts, _convert_="all")
+    assert options == CohortOptions(group_roles={"Metastasis": "tumor"}, on_bad_slide="fail")
+    if task == "train":  # the datamodule is handed the same record
+        assert instantiate(cfg.data).cohort_options == options
+    with pytest.raises(ConfigCompositionException):  # a misspelt choice fails before any work
+        compose_config(task, [*BASE, *extra, "cohorts.on_bad_slide=abort"])
+
+
 def test_slurm_launcher_composes():
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
@@ -207,6 +223,7 @@ def test_every_yaml_file_is_covered():
         "mining",
         "tissue",
         "sampling",
+        "cohorts",
         "debug",  # tests/conf/test_debug.py
         "hparams_search",  # tests/conf/test_hparams_search.py
     ]:

@@ -9,10 +9,11 @@ import torch
 
 from tests.conftest import compose_config
 from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.cohorts import read_cohort
 from wsiseg.data.cache import open_cache
 from wsiseg.inference import file_digest
 from wsiseg.mining import MiningSource, MiningSpec, mine_pool
-from wsiseg.sampling import SamplingSpec, read_cohort
+from wsiseg.sampling import SamplingSpec
 from wsiseg.tasks.train import run as train
 
 pytestmark = pytest.mark.slow  # two training rounds and a mining prediction: make test-all

@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from wsiseg.annotations import Annotation, write_asap_xml
+from wsiseg.cohorts import read_cohort
 from wsiseg.model import ModelSpec
-from wsiseg.sampling import read_cohort, split_from_data_config
+from wsiseg.sampling import split_from_data_config
 from wsiseg.synth.cohort import write_manifest
 from wsiseg.tasks.stage_holdout import checkpoint_split
 
@@ -24,6 +26,9 @@ def cohort(tmp_path):
         for i in range(15)
     ]  # fmt: skip
     write_manifest(tmp_path / "manifest.csv", rows)
+    for row in rows:
+        (tmp_path / row["path"]).write_bytes(b"")  # listed slides must exist (the inventory opens none here)
+    write_asap_xml(tmp_path / "x.xml", [Annotation("a", "metastases", "tumor", [[0, 0], [9, 0], [9, 9]])])
     return tmp_path
 
 
@@ -35,7 +40,7 @@ def old_checkpoint(path, data):
 
 
 def test_a_checkpoint_without_a_split_gets_it_from_its_data_config(cohort, tmp_path):
-    split = checkpoint_split(old_checkpoint(tmp_path / "old.ckpt", DATA), cohort)
+    split = checkpoint_split(old_checkpoint(tmp_path / "old.ckpt", DATA), read_cohort(cohort))
     assert split == split_from_data_config(DATA, read_cohort(cohort))
     # 40 % test, 20 % val of each stratum: 4 + 2 of the ten negatives, 2 + 1 of the five macro patients
     assert sorted(split.values()).count("test") == 6 and sorted(split.values()).count("val") == 3
@@ -44,7 +49,7 @@ def test_a_checkpoint_without_a_split_gets_it_from_its_data_config(cohort, tmp_p
 def test_a_split_that_cannot_be_recomputed_is_a_clear_error(cohort, tmp_path):
     path = old_checkpoint(tmp_path / "old.ckpt", {k: v for k, v in DATA.items() if k != "val_fraction"})
     with pytest.raises(ValueError, match=r"old.ckpt records no patient split and the data config lacks val_fraction"):
-        checkpoint_split(path, cohort)
+        checkpoint_split(path, read_cohort(cohort))
     with pytest.raises(ValueError, match=r"records no patient split; run stage.py with holdout=none"):
         checkpoint_split(old_checkpoint(tmp_path / "old2.ckpt", DATA), None)  # no cohort to recompute it over
 

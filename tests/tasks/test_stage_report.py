@@ -37,7 +37,7 @@ def test_the_json_keeps_the_report_layout(report):
     data = json.loads(report.to_json())
     assert list(data) == ["heatmaps", "slides", "patients_staged", "fit_slides", "classifier", "features", "submission",
                           "kappa", "slide", "patient", "detection", "pictures", "training", "kappa_ci",
-                          "patients", "lesions", "slide_ci"]  # fmt: skip
+                          "patients", "lesions", "slide_ci", "missing_nodes", "cohort"]  # fmt: skip
     assert data["lesions"] == {
         "folder": None,
         "slides": 0,
@@ -54,8 +54,8 @@ def test_the_json_keeps_the_report_layout(report):
     assert test["confusion"][3] == [0, 1, 0, 1] and test["table"].startswith("| class | precision |")
     assert data["patient"]["test"]["n"] == 2 and data["patient"]["test"]["per_class"]["pN1"]["recall"] == 0.0
     froc_at = {"0.25": 0.75, "0.5": 0.75, "1.0": 0.75, "2.0": 0.75, "4.0": 0.75, "8.0": 0.75}
-    assert data["detection"] == {"slides": 3, "auc_max_prob": 0.5, "froc": 0.75, "froc_at": froc_at, "lesions": 2,
-                                 "froc_sweep": "official"}  # fmt: skip
+    assert data["detection"] == {"slides": 3, "auc_slides": 0, "scope": "", "auc_max_prob": 0.5, "froc": 0.75,
+                                 "froc_at": froc_at, "lesions": 2, "froc_sweep": "official"}  # fmt: skip
     assert data["pictures"] == {"gallery": "g.png"}
     assert data["training"] == {"checkpoint": "m.ckpt", "tensorboard": str(report.training.tensorboard)}
     assert data["kappa_ci"] == {"test": {"estimate": 0.9, "low": 0.8, "high": 1.0, "se": 0.05, "n_boot": 2000,

@@ -17,7 +17,7 @@ import numpy as np
 
 from wsiseg.annotations.records import AREA_KINDS, DEFAULT_GROUP_ROLES, Annotation, GroupRole, lookup_role
 from wsiseg.atomic import atomic_path
-from wsiseg.errors import AnnotationError
+from wsiseg.errors import AnnotationError, UnknownGroupError
 
 POINT_KINDS = ("Dot", "PointSet", "Measurement")
 """ASAP types without an area; the reader skips them."""
@@ -63,15 +63,21 @@ def read_asap_xml(path: str | Path, group_roles: Mapping[str, GroupRole] | None 
         group = element.get("PartOfGroup", "None")
         role = lookup_role(group, roles)
         if role is None:
-            raise AnnotationError(
-                path,
-                f"annotation {name!r} is in group {group!r}, which has no role; pass "
-                f"group_roles={{{group!r}: 'tumor' | 'exclude' | 'ignore', ...}} to read_asap_xml "
-                f"(groups known now: {sorted(roles)})",
-            )
+            raise unknown_group(path, name, group, roles)
         vertices_xy = _read_vertices(path, name, element)
         annotations.append(Annotation(name=name, group=group, role=role, vertices_xy=vertices_xy, kind=kind))
     return annotations
+
+
+def unknown_group(path: Path, name: str, group: str, roles: Mapping[str, GroupRole]) -> UnknownGroupError:
+    """The error of an annotation whose group has no role, naming the group and the two ways to give it one."""
+    return UnknownGroupError(
+        path,
+        group,
+        f"annotation {name!r} is in group {group!r}, which has no role; give it one in the config "
+        f"(cohorts.group_roles={{{group}: tumor}}, or exclude / ignore) or pass group_roles={{{group!r}: 'tumor' | "
+        f"'exclude' | 'ignore', ...}} to read_annotations (groups known now: {sorted(roles)})",
+    )
 
 
 def _parse_root(path: Path) -> ET.Element:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wsiseg.annotations.asap import read_asap_xml
+from wsiseg.annotations.files import read_annotations
 from wsiseg.annotations.geometry import bounding_box
 from wsiseg.annotations.records import Annotation, GroupRole
 
@@ -92,26 +92,26 @@ def polygon_mask(
 
 
 def tumour_mask(
-    xml_path: str | Path,
+    path: str | Path,
     size_wh: tuple[int, int],
     downsample: float,
     group_roles: Mapping[str, GroupRole] | None = None,
 ) -> np.ndarray:
-    """Reads an ASAP XML file and draws the whole slide's tumour mask.
+    """Reads an annotation file (ASAP XML or QuPath GeoJSON) and draws the whole slide's tumour mask.
 
     Args:
-        xml_path: The ASAP ``.xml`` annotation file.
+        path: The ``.xml`` / ``.geojson`` annotation file.
         size_wh: (width, height) of the slide's level 0 in px.
         downsample: Level-0 px per mask pixel, > 0.
-        group_roles: Group name to role; defaults to the CAMELYON16/17 names (see ``read_asap_xml``).
+        group_roles: Group name to role; defaults to the CAMELYON16/17 names (see ``read_annotations``).
 
     Returns:
         Boolean mask of shape (ceil(height / downsample), ceil(width / downsample)).
 
     Raises:
-        AnnotationError: The annotation file cannot be read (see ``read_asap_xml``).
+        AnnotationError: The annotation file cannot be read (see ``read_annotations``).
     """
-    return rasterize(read_asap_xml(xml_path, group_roles), size_wh, downsample)
+    return rasterize(read_annotations(path, group_roles), size_wh, downsample)
 
 
 def _fill_polygon(mask: np.ndarray, vertices_uv: np.ndarray, value: bool) -> None:

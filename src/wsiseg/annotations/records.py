@@ -30,6 +30,8 @@ DEFAULT_GROUP_ROLES: Mapping[str, GroupRole] = MappingProxyType(
         "tumor": "tumor",
         "normal": "exclude",
         "Exclusion": "exclude",
+        # QuPath's class for areas to leave out.
+        "Ignore*": "ignore",
         # wsiseg's predicted lesions (stage.py): one group per size class, holes cut out of them.
         "itc": "tumor",
         "micro": "tumor",

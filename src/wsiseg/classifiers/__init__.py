@@ -10,12 +10,20 @@ from typing import TYPE_CHECKING
 
 from wsiseg.lazy import lazy_getattr
 
-_SOURCES = {"DiameterRule": "models", "FeatureClassifier": "models", "balanced_weights": "validation",
-            "cross_val_predict_grouped": "validation"}  # fmt: skip
-__all__ = ["DiameterRule", "FeatureClassifier", "balanced_weights", "cross_val_predict_grouped"]
+_SOURCES = {"DiameterRule": "models", "FeatureClassifier": "models", "OutOfFold": "validation",
+            "balanced_weights": "validation", "cross_val_predict_grouped": "validation",
+            "out_of_fold": "validation"}  # fmt: skip
+__all__ = [
+    "DiameterRule",
+    "FeatureClassifier",
+    "OutOfFold",
+    "balanced_weights",
+    "cross_val_predict_grouped",
+    "out_of_fold",
+]
 
 if TYPE_CHECKING:
     from wsiseg.classifiers.models import DiameterRule, FeatureClassifier
-    from wsiseg.classifiers.validation import balanced_weights, cross_val_predict_grouped
+    from wsiseg.classifiers.validation import OutOfFold, balanced_weights, cross_val_predict_grouped, out_of_fold
 
 __getattr__ = lazy_getattr(__name__, _SOURCES, globals())

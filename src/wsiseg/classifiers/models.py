@@ -45,6 +45,7 @@ class FeatureClassifier:
         self.estimator = estimator
         self.features = list(features) if features is not None else None
         self.exclude_features = list(exclude_features or [])
+        self.fitted_on: list[str] = []  # the slides it was fitted on (their stems), saved with it
         from sklearn.preprocessing import LabelEncoder  # here: importing this module stays light
 
         self.encoder = LabelEncoder()
@@ -83,7 +84,8 @@ class FeatureClassifier:
         import joblib
 
         with atomic_path(path) as tmp:
-            joblib.dump({"estimator": self.estimator, "features": self.features, "encoder": self.encoder}, tmp)
+            state = {"estimator": self.estimator, "features": self.features, "encoder": self.encoder}
+            joblib.dump(state | {"fitted_on": list(self.fitted_on)}, tmp)
         return Path(path)
 
     @classmethod
@@ -94,6 +96,7 @@ class FeatureClassifier:
         state = joblib.load(path)
         model = cls(state["estimator"], state["features"])
         model.encoder = state["encoder"]
+        model.fitted_on = list(state.get("fitted_on", []))  # older files: unknown (empty)
         return model
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.utils.class_weight import compute_sample_weight
 
 from wsiseg.classifiers.models import Features
-from wsiseg.labels import SlideLabel
+from wsiseg.labels import SLIDE_LABELS, SlideLabel
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,13 @@ def balanced_weights(labels: Sequence[str]) -> np.ndarray:
     return compute_sample_weight("balanced", np.asarray(labels))
 
 
+class OutOfFold(NamedTuple):
+    """Out-of-fold predictions: labels, and class probabilities (``SLIDE_LABELS`` order) when the model gives them."""
+
+    labels: list[SlideLabel]
+    proba: np.ndarray | None  # (N, 4)
+
+
 def cross_val_predict_grouped(
     classifier: Any,
     rows: Features,
@@ -35,6 +42,19 @@ def cross_val_predict_grouped(
     seed: int = 0,
     balance: bool = True,
 ) -> list[SlideLabel]:
+    """The out-of-fold labels of :func:`out_of_fold`."""
+    return out_of_fold(classifier, rows, labels, groups, folds, seed, balance).labels
+
+
+def out_of_fold(
+    classifier: Any,
+    rows: Features,
+    labels: Sequence[SlideLabel],
+    groups: Sequence[str],
+    folds: int = 5,
+    seed: int = 0,
+    balance: bool = True,
+) -> OutOfFold:
     """Out-of-fold predictions: every slide is predicted by a classifier fitted without its patient.
 
     Folds keep a patient's slides together and are stratified by slide label (``StratifiedGroupKFold``).
@@ -57,10 +77,14 @@ def cross_val_predict_grouped(
     if folds < 2:
         raise ValueError(f"cross-validation needs at least 2 patients, got {n_groups}")
     labels_arr, out = np.asarray(labels), np.empty(len(rows), dtype=object)
+    proba = np.zeros((len(rows), len(SLIDE_LABELS))) if hasattr(classifier, "predict_proba") else None
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(np.zeros(len(rows)), labels_arr, np.asarray(groups)):
         model = copy.deepcopy(classifier)
         weights = balanced_weights(labels_arr[train]) if balance else None
         model.fit([rows[i] for i in train], list(labels_arr[train]), sample_weight=weights)
-        out[test] = model.predict([rows[i] for i in test])
-    return list(out)
+        held = [rows[i] for i in test]
+        out[test] = model.predict(held)
+        if proba is not None:
+            proba[test] = model.predict_proba(held)
+    return OutOfFold(list(out), proba)

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.annotations import rasterize
 from wsiseg.atomic import atomic_path, write_text_atomic
+from wsiseg.cohorts import SlideRecord
 from wsiseg.locks import new_run_id
 from wsiseg.parallel import map_slides
-from wsiseg.sampling import PatchRecord, SamplingSpec, SlideRecord
+from wsiseg.sampling import PatchRecord, SamplingSpec
 from wsiseg.slide import open_slide
 from wsiseg.tissue import TissueParams
 
@@ -69,7 +70,8 @@ def cache_key(
     for r in sorted(slides, key=lambda r: r.slide):
         stat = r.path.stat()
         ann = r.annotation.stat().st_mtime_ns if r.annotation else None
-        items.append([r.slide, str(r.path.resolve()), stat.st_size, stat.st_mtime_ns, ann, split_of[r.patient]])
+        item = [r.slide, str(r.path.resolve()), stat.st_size, stat.st_mtime_ns, ann, split_of[r.patient]]
+        items.append(item + [list(map(list, r.group_roles))] if r.group_roles else item)  # roles change the masks
     payload = {"format": FORMAT, "spec": asdict(spec), "tissue": asdict(tissue), "slides": items}
     payload = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -184,7 +186,7 @@ def extract_slide(folder: Path, spec: SamplingSpec, record: SlideRecord, rows) -
     """Read one slide's patches (block reads) and their tumour masks into the cache's memory maps."""
     images = np.load(folder / "images.npy", mmap_mode="r+")
     masks = np.load(folder / "masks.npy", mmap_mode="r+")
-    annotations = read_asap_xml(record.annotation) if record.annotation else []
+    annotations = record.annotations()
     corners = np.array([(x, y) for _, x, y in rows], np.float64).reshape(-1, 2)  # (N, 2) level 0
     fractions = {}
     with open_slide(record.path) as slide:

@@ -15,23 +15,20 @@ import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 
+from wsiseg.cohorts import CohortOptions, Inventory, SlideRecord, read_inventory
 from wsiseg.data.cache import PatchCache, build_cache, build_lock, cache_key, open_cache, stale_builds
 from wsiseg.data.dataset import PatchDataset
 from wsiseg.data.samplers import RoundSampler
 from wsiseg.locks import claimed, new_run_id, owner
-from wsiseg.sampling import (
-    SamplingSpec,
-    SlideRecord,
-    SplitSpec,
-    draw_patches,
-    patient_split,
-    plan_slides,
-    read_cohort,
-    select_training_slides,
-)
+from wsiseg.sampling import SamplingSpec, SplitSpec, draw_patches, patient_split, plan_slides, training_selection
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams
 
 log = logging.getLogger(__name__)
+#: Files left out that a user must hear of, and that ``cohorts.on_bad_slide=fail`` stops training for.
+BAD_DATA = (
+    "label without slide", "unreadable", "unsupported format", "archive not unpacked", "unreadable annotation",
+    "unknown annotation group", "annotation outside its slide",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ class PatchDataModule(pl.LightningDataModule):
     (cohorts, cache, recipe, tissue, split, which datasets) stays flat and apart from how they are fed.
 
     Args:
-        cohorts: cohort folders (synthetic ``manifest.csv`` or the real CAMELYON16/17 layouts).
+        cohorts: cohort folders: the challenges' downloads as they are, the synthetic cohort, a plain folder.
         cache_dir: where patch caches live (one sub-folder per configuration digest).
         sampling: the patch-sampling recipe (magnification, sizes, 4N normals, the oversampling ratio, seed).
         tissue: the tissue detector's settings (the ROI that normal patches must lie in).
@@ -78,9 +75,11 @@ class PatchDataModule(pl.LightningDataModule):
         tumour_from: datasets whose annotated tumour slides are used.
         normal_from: datasets whose normal slides are used (the update: CAMELYON17 only).
         loader: batch size, worker processes and transforms; ``None``: :class:`LoaderSpec` defaults.
+        cohort_options: how the cohorts are read and checked (``conf/cohorts``: annotation group roles, slide
+            checks, what a bad slide does); ``None``: :class:`~wsiseg.cohorts.CohortOptions` defaults.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - cohort_options is conf/cohorts' record, shared with predict.py and stage.py
         self,
         cohorts: Sequence[str | Path],
         cache_dir: str | Path,
@@ -90,10 +89,13 @@ class PatchDataModule(pl.LightningDataModule):
         tumour_from: Sequence[str] = ("camelyon16", "camelyon17"),
         normal_from: Sequence[str] = ("camelyon17",),
         loader: LoaderSpec | None = None,
+        cohort_options: CohortOptions | None = None,
     ) -> None:
         super().__init__()
         # the records are not hyper-parameters Lightning may pickle into checkpoints (a checkpoint is data)
-        self.save_hyperparameters(ignore=["sampling", "tissue", "split", "loader"], logger=False)
+        self.save_hyperparameters(ignore=["sampling", "tissue", "split", "loader", "cohort_options"], logger=False)
+        self.cohort_options = cohort_options or CohortOptions()
+        self._inventory: Inventory | None = None
         self.spec, self.tissue, self.split_spec = sampling, tissue, split or SplitSpec()
         self.loader = loader or LoaderSpec()
         self.cohorts = [Path(c) for c in cohorts]
@@ -105,10 +107,29 @@ class PatchDataModule(pl.LightningDataModule):
         self.sample_weights: np.ndarray | None = None
 
     # -- what the data is -------------------------------------------------------------------------------
+    def inventory(self) -> Inventory:
+        """The cohorts' inventory, the slides training leaves out among its files left out (read once).
+
+        Raises:
+            RuntimeError: no slide is left to train on, or ``cohorts.on_bad_slide=fail`` and a file is bad.
+        """
+        if self._inventory is None:
+            found = read_inventory(self.cohorts, self.cohort_options)
+            _, left_out = training_selection(found.records, self.hparams.tumour_from, self.hparams.normal_from)
+            inventory = found.leaving_out(left_out)
+            bad = [e for e in inventory.excluded if e.reason in BAD_DATA]
+            if bad and self.cohort_options.on_bad_slide == "fail":
+                listed = "; ".join(f"{e.name}: {e.reason} ({e.detail})" for e in bad[:5])
+                raise RuntimeError(f"{len(bad)} bad files in the cohorts (cohorts.on_bad_slide=fail): {listed}")
+            if not inventory.records:
+                raise RuntimeError(f"no slide left to train on in {', '.join(map(str, self.cohorts))}: "
+                                   f"{len(inventory.excluded)} files left out ({inventory.reasons()})")  # fmt: skip
+            self._inventory = inventory
+        return self._inventory
+
     def slides(self) -> list[SlideRecord]:
         """The training slides of every cohort (annotated tumour slides and normal slides)."""
-        records = [r for root in self.cohorts for r in read_cohort(root)]
-        return select_training_slides(records, self.hparams.tumour_from, self.hparams.normal_from)
+        return list(self.inventory().records)
 
     def split_patients(self, slides: Sequence[SlideRecord]) -> dict[str, str]:
         """Patient -> ``train`` / ``val`` / ``test``."""
@@ -118,7 +139,7 @@ class PatchDataModule(pl.LightningDataModule):
         """Every setting as plain values (for ``hparams.yaml``): the arguments, its records as dicts."""
         return dict(self.hparams) | {
             "sampling": asdict(self.spec), "tissue": asdict(self.tissue), "split": asdict(self.split_spec),
-            "loader": self.loader.plain(),
+            "loader": self.loader.plain(), "cohort_options": asdict(self.cohort_options),
         }  # fmt: skip
 
     @property

@@ -1,7 +1,7 @@
 """Stage 4a: hand-crafted slide features from heatmaps (sizes in mm, at several thresholds), cached."""
 
 from wsiseg.features.cache import cache_folder, compute_features, features_of, heatmap_digest
-from wsiseg.features.heatmaps import HeatmapRecord, find_heatmaps, load_heatmap
+from wsiseg.features.heatmaps import HeatmapRecord, find_heatmaps, load_heatmap, predict_failures
 from wsiseg.features.regions import FeatureSpec, lesion_detections, slide_features, threshold_features
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "heatmap_digest",
     "lesion_detections",
     "load_heatmap",
+    "predict_failures",
     "slide_features",
     "threshold_features",
 ]

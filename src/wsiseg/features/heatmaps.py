@@ -81,6 +81,21 @@ def find_heatmaps(folder: str | Path) -> list[HeatmapRecord]:
     return records
 
 
+def predict_failures(folder: str | Path) -> dict[str, str]:
+    """Slide name -> why ``predict.py`` could not predict it, from every run's summary in ``folder``.
+
+    A later run's reason wins; slides predicted since are the caller's to skip (they have a heatmap).
+    """
+    failed: dict[str, str] = {}
+    summaries = sorted(Path(folder).glob("summary-*.json"), key=lambda p: p.stat().st_mtime)
+    for path in summaries or [Path(folder) / "summary.json"]:
+        try:
+            failed |= {str(k): str(v) for k, v in json.loads(path.read_text()).get("failed", {}).items()}
+        except (OSError, ValueError, AttributeError):
+            continue
+    return failed
+
+
 def _members(meta: dict) -> tuple[str, ...]:
     """The checkpoints a heatmap's metadata names: its ensemble's members, or its one checkpoint."""
     members = meta.get("checkpoints")

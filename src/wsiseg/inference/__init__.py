@@ -19,6 +19,7 @@ _SOURCES = {
     "SlidePrediction": "outputs", "write_outputs": "outputs",
     "Placement": "overlay", "colour_table": "overlay", "heatmap_placement": "overlay", "read_description": "overlay",
     "PredictSettings": "plan", "SlideTask": "plan", "find_slides": "plan", "plan_or_error": "plan", "plan_task": "plan",
+    "slide_inventory": "plan",
     "HeatmapWriter": "writer", "TilePredictor": "ensemble", "View": "tta", "views": "tta",
 }  # fmt: skip
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "read_description",
     "select_cores",
     "settings_digest",
+    "slide_inventory",
     "views",
     "write_outputs",
 ]
@@ -65,7 +67,14 @@ if TYPE_CHECKING:
         write_outputs,
     )
     from wsiseg.inference.overlay import Placement, colour_table, heatmap_placement, read_description
-    from wsiseg.inference.plan import PredictSettings, SlideTask, find_slides, plan_or_error, plan_task
+    from wsiseg.inference.plan import (
+        PredictSettings,
+        SlideTask,
+        find_slides,
+        plan_or_error,
+        plan_task,
+        slide_inventory,
+    )
     from wsiseg.inference.reading import TileReader, TileRequest, read_block
     from wsiseg.inference.tiling import TileGrid, blend_window, group_cores, make_tile_grid, select_cores
     from wsiseg.inference.tta import View, views

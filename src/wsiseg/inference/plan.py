@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, get_args
 import cv2
 import numpy as np
 
+from wsiseg.cohorts import CohortOptions, Inventory, read_inventory
 from wsiseg.errors import SlideError, WsisegError
 from wsiseg.inference.tiling import Blend, TileGrid, group_cores, make_tile_grid, select_cores
 from wsiseg.inference.tta import Reduction, Tta
-from wsiseg.sampling import read_cohort
 from wsiseg.slide import BackendName, Reader, open_slide, resolve_backend
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, tissue_roi
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # the model stage imports torch; planning does not need it
     from wsiseg.model.spec import ModelSpec
 
 log = logging.getLogger(__name__)
-SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif")
 
 
 @dataclass(frozen=True)
@@ -95,22 +94,28 @@ class SlideTask:
         return slice(max(int(y0), 0), min(int(y1), h)), slice(max(int(x0), 0), min(int(x1), w))
 
 
-def find_slides(source: str | Path) -> list[tuple[str, Path]]:
+def slide_inventory(source: str | Path, options: CohortOptions | None = None) -> Inventory | None:
+    """The inventory of ``source`` when it is a folder (a cohort as downloaded, or any folder of slides).
+
+    The slides are not opened here (prediction opens each one when it plans it, and reports those it cannot).
+    """
+    return read_inventory(source, options, check_slides=False) if Path(source).is_dir() else None
+
+
+def find_slides(source: str | Path, options: CohortOptions | None = None) -> list[tuple[str, Path]]:
     """``(name, path)`` of the slides in a cohort folder, any folder of slide files, or a glob pattern.
 
-    Names are file stems, which must be unique (they name the outputs). A path never leaves its folder:
-    only the file name is used for outputs.
+    A folder is read by :func:`~wsiseg.cohorts.read_inventory` (the challenges' names in any layout, the
+    synthetic manifest, else every slide file under it). Names are file stems, which must be unique (they
+    name the outputs). A path never leaves its folder: only the file name is used for outputs.
 
     Raises:
         FileNotFoundError: nothing matches.
-        ValueError: two slides share a stem.
+        ValueError: two slides of a glob share a stem.
     """
     source = Path(source)
     if source.is_dir():
-        try:
-            found = [(r.stem, r.path) for r in read_cohort(source)]
-        except FileNotFoundError:
-            found = [(p.stem, p) for p in sorted(source.rglob("*")) if p.suffix.lower() in SLIDE_SUFFIXES]
+        found = [(r.stem, r.path) for r in slide_inventory(source, options).records]  # type: ignore[union-attr]
     elif source.is_file():
         found = [(source.stem, source)]
     else:

@@ -12,14 +12,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.annotations import rasterize
 from wsiseg.atomic import write_text_atomic
+from wsiseg.cohorts import SlideRecord
 from wsiseg.data.cache import PatchCache, build_cache, build_lock, open_cache
 from wsiseg.inference.outputs import output_paths
 from wsiseg.locks import claimed, new_run_id, owner
 from wsiseg.mining.regions import find_false_positives
 from wsiseg.mining.spec import MiningSpec
-from wsiseg.sampling import PatchRecord, SamplingSpec, SlideRecord
+from wsiseg.sampling import PatchRecord, SamplingSpec
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _mine_slide(
     tissue = np.load(paths["tissue"]).astype(bool)
     ds = float(meta["heatmap_mpp"]) / float(meta["slide_mpp"])  # level-0 px per heatmap px
     h, w = heatmap.shape
-    annotations = read_asap_xml(record.annotation) if record.annotation else []
+    annotations = record.annotations()
     tumour = np.zeros((h, w), bool)
     if annotations:
         drawn = rasterize(annotations, (int(w * ds), int(h * ds)), ds)[:h, :w]

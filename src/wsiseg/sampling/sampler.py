@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from wsiseg.annotations import rasterize, read_asap_xml
+from wsiseg.annotations import rasterize
+from wsiseg.cohorts import SlideRecord
 from wsiseg.parallel import map_slides
-from wsiseg.sampling.cohort import SlideRecord
 from wsiseg.sampling.placement import covering_patches, normal_candidates, oversample
 from wsiseg.sampling.spec import PatchLabel, SamplingSpec
 from wsiseg.slide import open_slide
@@ -60,7 +60,7 @@ def plan_slide(record: SlideRecord, spec: SamplingSpec, tissue: TissueParams = D
         width, height = slide.dimensions
     shape_hw = (int(np.ceil(height / plan_ds)), int(np.ceil(width / plan_ds)))
     tissue = cv2.resize(roi.mask.astype(np.uint8), shape_hw[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-    annotations = read_asap_xml(record.annotation) if record.annotation else []
+    annotations = record.annotations()
     tumour = rasterize(annotations, (width, height), plan_ds)
     vertices = [a.vertices_xy / plan_ds for a in annotations if a.role == "tumor"]
     offset = tuple(int(v) for v in rng.integers(0, spec.plan_cells, 2))

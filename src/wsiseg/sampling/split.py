@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from wsiseg.cohorts import SlideRecord
 from wsiseg.labels import SLIDE_LABELS
-from wsiseg.sampling.cohort import SlideRecord, select_training_slides
+from wsiseg.sampling.selection import select_training_slides
 
 Split = Literal["train", "val", "test"]
 #: The data-config keys (``conf/data/*.yaml``) that decide the patient split.
@@ -92,7 +93,7 @@ def split_from_data_config(data: Mapping[str, Any], records: Iterable[SlideRecor
     """The patient split a datamodule with the data config ``data`` makes of the cohort ``records``.
 
     The split of a training run that recorded none (older checkpoints) is recomputed this way from the data
-    config stored with it: the training slides (:func:`~wsiseg.sampling.cohort.select_training_slides` with
+    config stored with it: the training slides (:func:`~wsiseg.sampling.selection.select_training_slides` with
     ``tumour_from`` / ``normal_from``) split by :func:`patient_split` with ``val_fraction``,
     ``test_fraction`` and ``split_seed`` (the older flat config), or with the ``split`` node
     (``val_fraction``, ``test_fraction``, ``seed``) of today's config.

@@ -11,8 +11,8 @@ from wsiseg.labels import (
     PatientRecord,
     PatientStage,
     SlideLabel,
+    node_slide,
     parse_node,
-    patient_of_node,
 )
 
 
@@ -45,19 +45,24 @@ def pn_stage(labels: Sequence[SlideLabel]) -> PatientStage:
 def stage_patients(slide_labels: Mapping[str, SlideLabel]) -> list[PatientRecord]:
     """Group ``patient_XXX_node_Y.tif -> label`` into staged patients, sorted by patient and node.
 
+    Nodes are named as the submission names them (``patient_XXX_node_Y.tif``) whatever their file's extension.
+
     Args:
-        slide_labels: one label per slide file name (``patient_XXX_node_Y.tif``).
+        slide_labels: one label per slide file name (``patient_XXX_node_Y`` with any extension).
 
     Raises:
-        ValueError: a name that is not a CAMELYON17 node slide name.
+        ValueError: a name that is not a CAMELYON17 node slide name, or one node given twice.
     """
-    by_patient: dict[str, list[NodeRecord]] = {}
-    for slide, label in sorted(slide_labels.items()):
-        patient = patient_of_node(slide)
-        if patient is None:
+    by_patient: dict[str, dict[int, NodeRecord]] = {}
+    for slide, label in slide_labels.items():
+        parsed = parse_node(slide)
+        if parsed is None:
             raise ValueError(f"{slide!r} is not a CAMELYON17 node slide name (patient_XXX_node_Y.tif)")
-        by_patient.setdefault(patient, []).append(NodeRecord(slide, label))
-    return [_record(p, nodes) for p, nodes in sorted(by_patient.items())]
+        patient, node = parsed
+        if node in by_patient.setdefault(patient, {}):
+            raise ValueError(f"{patient} node {node} is given twice ({by_patient[patient][node].slide}, {slide})")
+        by_patient[patient][node] = NodeRecord(node_slide(patient, node), label)
+    return [_record(p, (nodes[n] for n in sorted(nodes))) for p, nodes in sorted(by_patient.items())]
 
 
 def stage_complete_patients(

@@ -25,6 +25,7 @@ from wsiseg.inference import (
     file_digest,
     find_slides,
     settings_digest,
+    slide_inventory,
 )
 from wsiseg.model import ModelSpec, load_model
 from wsiseg.provenance import run_record
@@ -61,7 +62,7 @@ def run(cfg: DictConfig) -> PredictSummary:
         model_mpp=spec.input_mpp, tile=spec.tile_size
     )
     model = TilePredictor(members, settings.tta, settings.reduction)
-    slides = find_slides(cfg.slides)
+    slides = find_cohort_slides(cfg)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     member_digests = [file_digest(c) for c in checkpoints]
@@ -80,6 +81,19 @@ def run(cfg: DictConfig) -> PredictSummary:
     writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png, tiff_colour=cfg.write_tiff_colour)
     trainer: pl.Trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     return predict_heatmaps(trainer, model, data, writer)
+
+
+def find_cohort_slides(cfg: DictConfig) -> list[tuple[str, Path]]:
+    """The slides of ``cfg.slides``; a folder's inventory is logged and written to the run folder first."""
+    options = instantiate(cfg.cohorts, _convert_="all") if cfg.get("cohorts") else None
+    inventory = slide_inventory(cfg.slides, options)
+    if inventory is None:  # a file or a glob
+        return find_slides(cfg.slides)
+    inventory.report(cfg.paths.output_dir)
+    if not inventory.records:
+        listed = f"python -m wsiseg.cohorts {cfg.slides} lists them"
+        raise FileNotFoundError(f"{cfg.slides}: no slide to predict ({inventory.reasons()}; {listed})")
+    return [(r.stem, r.path) for r in inventory.records]
 
 
 def checkpoint_paths(ckpt_path: str | Sequence[str]) -> list[Path]:

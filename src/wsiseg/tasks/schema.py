@@ -25,9 +25,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from wsiseg.classifiers import DiameterRule
+from wsiseg.cohorts import CohortOptions
 from wsiseg.evaluation.froc import Sweep
 from wsiseg.inference.plan import PredictSettings
 from wsiseg.mining.spec import MiningSpec
+from wsiseg.staging import MissingNodes
 
 Holdout = Literal["checkpoint", "none"]
 """``stage.py holdout=``: score the U-Net's test patients (``checkpoint``), or fit on every slide (``none``)."""
@@ -140,6 +142,7 @@ class StageSchema:
     features_cache: Optional[str] = MISSING  # noqa: UP045
     fitted: Optional[str] = MISSING  # noqa: UP045
     holdout: choice_enum(Holdout) = MISSING  # type: ignore[valid-type]
+    missing_nodes: choice_enum(MissingNodes) = MISSING  # type: ignore[valid-type]
     cv_folds: int = MISSING
     balance_classes: bool = MISSING
     camelyon16_labels: bool = MISSING
@@ -149,6 +152,7 @@ class StageSchema:
     lesions: LesionsSchema = dataclasses.field(default_factory=LesionsSchema)
     bootstrap: BootstrapSchema = dataclasses.field(default_factory=BootstrapSchema)
     paths: Any = None
+    cohorts: Any = None
     tissue: Any = None
     features: Any = None
     classifier: Any = None
@@ -168,3 +172,4 @@ def register() -> None:
     store.store(group="inference", name="schema", node=schema_of(PredictSettings, ("model_mpp", "tile"), True))
     store.store(group="classifier", name="diameter_rule_schema", node=schema_of(DiameterRule))
     store.store(group="mining", name="schema", node=schema_of(MiningSpec))
+    store.store(group="cohorts", name="schema", node=schema_of(CohortOptions))

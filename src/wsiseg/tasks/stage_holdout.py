@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wsiseg.cohorts import SlideRecord
 from wsiseg.errors import CheckpointError
-from wsiseg.sampling import read_cohort, split_from_data_config
+from wsiseg.sampling import split_from_data_config
 from wsiseg.tasks.stage_record import SlideRow, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,12 @@ def load_checkpoint(checkpoint: Path | None, required: bool) -> dict[str, Any] |
 
 
 def checkpoint_split(
-    checkpoint: Path, cohort: str | Path | None, state: dict[str, Any] | None = None
+    checkpoint: Path, cohort: Sequence[SlideRecord] | None, state: dict[str, Any] | None = None
 ) -> dict[str, str]:
     """The patient split the U-Net was trained with.
 
     Read from the checkpoint's record (or ``PatchDataModule.state_dict`` of older checkpoints); for a
-    checkpoint with neither, recomputed from its stored data config over ``cohort``
+    checkpoint with neither, recomputed from its stored data config over the ``cohort``'s slides
     (:func:`~wsiseg.sampling.split_from_data_config`). ``state``: the checkpoint's contents when already loaded.
 
     Raises:
@@ -76,20 +77,23 @@ def checkpoint_split(
     if not isinstance(data, dict) or cohort is None:
         raise ValueError(f"{checkpoint} records no patient split; run stage.py with holdout=none")
     try:
-        return split_from_data_config(data, read_cohort(cohort))
+        return split_from_data_config(data, cohort)
     except ValueError as err:
         raise ValueError(f"{checkpoint} records no patient split and {err}; run stage.py with holdout=none") from err
 
 
 def heldout_patients(
-    checkpoints: Sequence[Path], cohort: str | Path | None, states: Sequence[dict[str, Any]]
+    checkpoints: Sequence[Path], cohort: Sequence[SlideRecord] | None, states: Sequence[dict[str, Any]]
 ) -> set[str]:
     """The patients no member of the model saw in training: in the test split of every member.
 
     One checkpoint: its test patients. An ensemble whose members were trained on other splits holds out only
     the patients all of them held out (a patient any member trained or validated on is not held out).
     """
-    splits = [checkpoint_split(c, cohort, s) for c, s in zip(checkpoints, states, strict=True)]
+    return _common_test([checkpoint_split(c, cohort, s) for c, s in zip(checkpoints, states, strict=True)])
+
+
+def _common_test(splits: Sequence[dict[str, str]]) -> set[str]:
     tests = [{p for p, part in split.items() if part == "test"} for split in splits]
     common = set.intersection(*tests)
     if len(tests) > 1 and any(t != common for t in tests):
@@ -99,10 +103,15 @@ def heldout_patients(
 
 
 def mark_holdout(
-    rows: Sequence[SlideRow], holdout: str, cohort: str | None, checkpoints: Sequence[Path] | None,
+    rows: Sequence[SlideRow], holdout: str, cohort: Sequence[SlideRecord] | None, checkpoints: Sequence[Path] | None,
     states: Sequence[dict[str, Any]] | None,
 ) -> None:  # fmt: skip
-    """Mark the slides of held-out patients (``holdout=checkpoint``) as ``test``."""
+    """Mark the slides of held-out patients (``holdout=checkpoint``) as ``test``, the U-Net's own as ``trained_on``.
+
+    Held out: the patients of the U-Net's test split, and the test-set patients it never saw (in no split of the
+    checkpoint: CAMELYON17's patients 100-199, CAMELYON16's ``test_XXX``). Other slides it never saw (e.g.
+    CAMELYON16's normal slides when ``data.normal_from`` left them out) may fit the slide classifier.
+    """
     if holdout == "none":
         return
     if holdout != "checkpoint":
@@ -113,14 +122,16 @@ def mark_holdout(
     if states is None:
         raise FileNotFoundError(f"the heatmaps' checkpoint is gone ({', '.join(map(str, checkpoints))}); "
                                 "use holdout=none")  # fmt: skip
-    held_out = heldout_patients(checkpoints, cohort, states)
+    splits = [checkpoint_split(c, cohort, s) for c, s in zip(checkpoints, states, strict=True)]
+    held_out, trained = _common_test(splits), {p for split in splits for p, part in split.items() if part != "test"}
     for row in rows:
-        row.part = "test" if row.patient in held_out else "fit"
-    log.info(
-        "held-out patients (the U-Net's test split): %d of %d",
-        len({r.patient for r in rows if r.part == "test"}),
-        len({r.patient for r in rows}),
-    )
+        row.trained_on = row.patient in trained
+        unseen_test = row.subset == "testing" and not row.trained_on
+        row.part = "test" if row.patient in held_out or unseen_test else "fit"
+    patients = {r.patient for r in rows}
+    tested = {r.patient for r in rows if r.part == "test"}
+    log.info("held-out patients: %d of %d (the U-Net's test split, and the test-set patients it never saw)",
+             len(tested), len(patients))  # fmt: skip
 
 
 def training_run(checkpoints: Sequence[Path] | None, states: Sequence[dict[str, Any]] | None) -> TrainingRun:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsiseg.annotations import Annotation, rasterize, tumour_mask, write_asap_xml
+from wsiseg.annotations import DEFAULT_GROUP_ROLES, Annotation, rasterize, tumour_mask, write_asap_xml
 from wsiseg.annotations.geojson import GeoAnnotation, write_geojson
 from wsiseg.annotations.shapes import polygon_annotations
 from wsiseg.atomic import write_text_atomic
@@ -193,7 +193,7 @@ def _annotation_iou(row: SlideRow, records: Sequence[Annotation], shape_hw: tupl
     downsample = row.heatmap.mpp / row.heatmap.slide_mpp
     size_wh = (math.ceil(shape_hw[1] * downsample), math.ceil(shape_hw[0] * downsample))
     try:
-        reference = tumour_mask(row.annotation, size_wh, downsample)
+        reference = tumour_mask(row.annotation, size_wh, downsample, {**DEFAULT_GROUP_ROLES, **dict(row.group_roles)})
     except AnnotationError as err:
         log.warning("%s: annotation not scored (%s)", row.heatmap.name, err)
         return None

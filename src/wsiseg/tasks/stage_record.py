@@ -9,11 +9,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from wsiseg.annotations import GroupRole
+from wsiseg.cohorts import LabelSource, SlideInfo, Subset
 from wsiseg.evaluation import BootstrapCI, ClassReport, DetectionResult
 from wsiseg.features import FeatureSpec, HeatmapRecord
 from wsiseg.labels import SlideLabel
-from wsiseg.sampling import SlideInfo
-from wsiseg.sampling.lookup import LabelSource
+from wsiseg.staging import MissingNode
 from wsiseg.tasks.stage_lesions import LesionSummary
 
 #: ``fit``: the slide classifier may learn from the slide; ``test``: a held-out patient's slide.
@@ -28,13 +29,16 @@ class SlideRow:
 
     Attributes:
         heatmap: the slide's heatmap.
-        patient, dataset, label, annotation, label_source: what the cohort says (see
-            :class:`~wsiseg.sampling.SlideInfo`).
-        part: ``fit`` or ``test`` (a held-out patient).
+        patient, dataset, label, annotation, label_source, has_tumour, group_roles: what the cohort says (see
+            :class:`~wsiseg.cohorts.SlideInfo`).
+        subset: ``training`` or ``testing`` (the challenge's test set, by the cohort or the slide's name).
+        part: ``fit`` or ``test`` (a held-out patient, or a slide the classifier did not fit).
+        trained_on: whether the U-Net trained (or validated) on the slide's patient, when its split is known.
         features: the heatmap's features by name.
         predicted: the classifier's label.
         oof: the out-of-fold prediction (fitted slides with labels), ``""`` if none.
         proba: the classifier's class probabilities, in :data:`~wsiseg.labels.SLIDE_LABELS` order, if given.
+        oof_proba: the out-of-fold class probabilities of a fitted slide, if given.
     """
 
     heatmap: HeatmapRecord
@@ -43,16 +47,25 @@ class SlideRow:
     label: SlideLabel | None = None
     annotation: Path | None = None
     label_source: LabelSource = ""
+    has_tumour: bool | None = None
+    group_roles: tuple[tuple[str, GroupRole], ...] = ()
+    subset: Subset = "training"
     part: Part = "fit"
+    trained_on: bool = False
     features: dict[str, float] = field(default_factory=dict)
     predicted: str = ""
     oof: str = ""
     proba: np.ndarray | None = None
+    oof_proba: np.ndarray | None = None
 
     @classmethod
     def of(cls, heatmap: HeatmapRecord, info: SlideInfo) -> SlideRow:
         """A heatmap's row, with what the cohort says about its slide."""
-        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source)
+        known = info.has_tumour
+        if known is None and info.label is not None:
+            known = info.label != "negative"
+        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source, known,
+                   info.group_roles, info.subset)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,9 @@ class StageReport:
         pictures: the gallery and ROI pictures written.
         training: the training run behind the heatmaps.
         lesions: the predicted lesions' files and their overlap with annotations.
+        missing_nodes: the nodes counted negative because they had no prediction (``missing_nodes=negative``).
+        inventory: the cohort's ``inventory.json`` (every slide found, every file left out and why).
+        left_out: the cohort's files left out, per reason.
     """
 
     heatmaps: str
@@ -167,6 +183,9 @@ class StageReport:
     pictures: Pictures = field(default_factory=Pictures)
     training: TrainingRun = field(default_factory=TrainingRun)
     lesions: LesionSummary = field(default_factory=LesionSummary)
+    missing_nodes: tuple[MissingNode, ...] = ()
+    inventory: Path | None = None
+    left_out: dict[str, int] = field(default_factory=dict)
 
     @property
     def kappa(self) -> dict[ScoredPart, float]:
@@ -188,6 +207,8 @@ class StageReport:
             "patients": {part: [asdict(p) for p in s.stages] for part, s in patients.items()},
             "lesions": self.lesions.as_dict(),
             "slide_ci": {part: s.slide_ci.as_dict() for part, s in self.parts.items() if s.slide_ci is not None},
+            "missing_nodes": [m.as_dict("negative") for m in self.missing_nodes],
+            "cohort": {"inventory": str(self.inventory) if self.inventory else None, "left_out": self.left_out},
         }  # fmt: skip
 
     def to_json(self) -> str:

@@ -18,13 +18,13 @@ from wsiseg.evaluation import (
     RateRun,
     bootstrap_kappa,
     bootstrap_mean_rate,
-    camelyon17_kappa,
     class_report,
     detection_scores,
     save_confusion_png,
     save_froc_png,
+    stage_kappa,
 )
-from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, read_stage_labels, write_stage_labels
+from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, SlideLabel, patient_of_node, write_stage_labels
 from wsiseg.staging import stage_complete_patients
 from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, SlideRatesCI, SlideRow, StagingScores
 
@@ -59,22 +59,27 @@ class BootstrapSettings:
 
 
 def score_parts(
-    rows: Sequence[SlideRow], cohort: str | None, out: Path, bootstrap: BootstrapSettings = BootstrapSettings()
+    rows: Sequence[SlideRow],
+    reference: Mapping[str, str] | None,
+    out: Path,
+    bootstrap: BootstrapSettings = BootstrapSettings(),
+    fill: Mapping[str, SlideLabel] | None = None,
 ) -> dict[ScoredPart, PartScores]:
     """Scores of the held-out predictions (``test``) and the out-of-fold ones (``cv``), where there are any.
 
-    Writes the confusion matrices and ``submission_cv.csv``; patients are scored against the cohort's
-    ``stage_labels.csv`` when there is one; the held-out kappa gets its bootstrap interval (``bootstrap``).
+    Writes the confusion matrices and ``submission_cv.csv``; patients are scored against the ``reference``
+    stages (patient -> pN stage, the cohort's labels) when given; the held-out kappa gets its bootstrap
+    interval (``bootstrap``). ``fill``: labels of missing nodes (counted negative), joined to their patients.
     """
-    path = Path(cohort) / "stage_labels.csv" if cohort else None
-    reference = path if path is not None and path.is_file() else None
     held_out = [r for r in rows if r.part == "test" and r.label is not None]
     out_of_fold = [r for r in rows if r.oof]
     parts: dict[ScoredPart, PartScores] = {}
     if held_out:
-        parts["test"] = _evaluate("test", held_out, [r.predicted for r in held_out], reference, out, bootstrap)
+        predicted = [r.predicted for r in held_out]
+        parts["test"] = _evaluate("test", held_out, predicted, reference or None, out, bootstrap, fill or {})
     if out_of_fold:
-        parts["cv"] = _evaluate("cv", out_of_fold, [r.oof for r in out_of_fold], reference, out, bootstrap)
+        predicted = [r.oof for r in out_of_fold]
+        parts["cv"] = _evaluate("cv", out_of_fold, predicted, reference or None, out, bootstrap, fill or {})
     return parts
 
 
@@ -82,9 +87,10 @@ def _evaluate(
     part: ScoredPart,
     rows: Sequence[SlideRow],
     predicted: list[str],
-    reference: Path | None,
+    reference: Mapping[str, str] | None,
     out: Path,
     bootstrap: BootstrapSettings,
+    fill: Mapping[str, SlideLabel],
 ) -> PartScores:
     """The slide report (and its picture) of one part, and its patients' scores when there is a reference."""
     slides = class_report([r.label for r in rows], predicted, SLIDE_LABELS)
@@ -94,7 +100,9 @@ def _evaluate(
         ci = slide_rates_ci([r.label for r in rows], predicted, [r.patient for r in rows], bootstrap)
     if reference is None:
         return PartScores(slides, slide_ci=ci)
-    by_slide = {r.heatmap.slide: label for r, label in zip(rows, predicted, strict=True)}
+    patients = {r.patient for r in rows}
+    by_slide = {s: label for s, label in fill.items() if patient_of_node(s) in patients}
+    by_slide |= {r.heatmap.slide: label for r, label in zip(rows, predicted, strict=True)}
     return PartScores(slides, _staging(part, by_slide, reference, out, bootstrap), ci)
 
 
@@ -121,18 +129,16 @@ def slide_rates_ci(
 
 
 def _staging(
-    part: ScoredPart, predicted: dict[str, str], reference: Path, out: Path, bootstrap: BootstrapSettings
+    part: ScoredPart, predicted: dict[str, str], truth: Mapping[str, str], out: Path, bootstrap: BootstrapSettings
 ) -> StagingScores | None:
     """The predicted stages of the reference's patients: class report, official kappa and its CI, picture."""
-    truth = {p.patient: p.stage for p in read_stage_labels(reference)}
     staged = [p for p in stage_complete(predicted) if p.patient in truth]
     if not staged:
         return None
-    csv_path = out / ("submission.csv" if part == "test" else f"submission_{part}.csv")
     if part != "test":
-        write_stage_labels(csv_path, staged)
+        write_stage_labels(out / f"submission_{part}.csv", staged)
     ids = [p.patient for p in staged]
-    kappa = camelyon17_kappa(reference, csv_path, patients=ids)
+    kappa = stage_kappa([truth[p] for p in ids], [p.stage for p in staged])  # the official kappa's arithmetic
     stages = tuple(PatientScore(p.patient, truth[p.patient], p.stage) for p in staged)
     patients = class_report([s.reference for s in stages], [s.predicted for s in stages], PN_STAGES)
     title = f"pN stages, {PART_TITLES[part]}, kappa {kappa:.3f}"
@@ -144,11 +150,22 @@ def _staging(
     return StagingScores(patients, kappa, len(ids), ci, stages)
 
 
-def score_detection(rows: Sequence[SlideRow], froc: DictConfig, out: Path) -> DetectionResult:
-    """Lesion FROC (and ``froc.png``) and slide ROC AUC, with the ``froc:`` settings of the config."""
+def score_detection(
+    rows: Sequence[SlideRow], froc: DictConfig, out: Path, bootstrap: BootstrapSettings = BootstrapSettings(),
+    scope: str = "held-out",
+) -> DetectionResult:  # fmt: skip
+    """Lesion FROC (and ``froc.png``) and slide ROC AUC with its interval, with the ``froc:`` settings.
+
+    The classifier's probabilities are a slide's own where the classifier did not fit it (``test`` rows), else
+    its out-of-fold ones: no score comes from slides a classifier saw.
+    """
     settings = DetectionSettings(**OmegaConf.to_container(froc, enum_to_str=True))  # type: ignore[arg-type]
-    slides = [DetectionSlide(r.heatmap, r.label, r.annotation, r.features["max_prob"], r.proba) for r in rows]
-    result = detection_scores(slides, settings)
+    slides = [
+        DetectionSlide(r.heatmap, r.label, r.annotation, r.features["max_prob"],
+                       r.proba if r.part == "test" else r.oof_proba, r.has_tumour, r.patient, r.group_roles)
+        for r in rows
+    ]  # fmt: skip
+    result = detection_scores(slides, settings, bootstrap.n_boot, bootstrap.seed, bootstrap.level, scope)
     if result.curve is not None:
         save_froc_png(result.curve, out / "froc.png")
     return result

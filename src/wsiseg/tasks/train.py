@@ -9,6 +9,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 
 from wsiseg.mining.spec import MiningSpec
 from wsiseg.model import ConfigInCheckpoint
@@ -43,6 +44,8 @@ def run(cfg: DictConfig) -> TrainResult:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
+    if hasattr(datamodule, "inventory") and rank_zero_only.rank == 0:  # what the cohorts hold, before any work
+        datamodule.inventory().report(cfg.paths.output_dir)
     mining: MiningSpec = instantiate(cfg.mining) if cfg.get("mining") else MiningSpec()
     if mining.start is not None and mining.rounds > 0:
         result = given_round(cfg, datamodule, Path(mining.start))

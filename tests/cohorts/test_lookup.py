@@ -1,11 +1,11 @@
-"""Joining slides to a cohort by file name: patient, dataset, label (CAMELYON16: from the annotation)."""
+"""Joining slides to a cohort by name (stem, any case): patient, dataset, label (CAMELYON16: from the annotation)."""
 
 import numpy as np
 import pytest
 
 from wsiseg.annotations import Annotation, write_asap_xml
+from wsiseg.cohorts import SlideInfo, cohort_index, label_from_annotation, read_cohort, slide_info
 from wsiseg.labels import NodeRecord, PatientRecord, write_stage_labels
-from wsiseg.sampling import SlideInfo, cohort_index, label_from_annotation, slide_info
 
 # a 3000 x 4000 px lesion: its largest Feret diameter is the 5000 px diagonal
 LESION = np.array([[100, 200], [3100, 200], [3100, 4200], [100, 4200]], float)
@@ -43,23 +43,30 @@ def test_a_tumour_slide_without_a_tumour_region_is_itc(cohort):
     assert label_from_annotation(cohort / "lesion_annotations" / "tumor_002.xml", 0.25) == "itc"
 
 
-def test_slides_join_the_cohort_by_file_name(cohort):
-    index = cohort_index(cohort)
+def test_slides_join_the_cohort_by_name(cohort):
+    index = cohort_index(read_cohort(cohort))
     assert len(index) == 9
     xml = cohort / "lesion_annotations" / "tumor_001.xml"
-    assert slide_info("tumor_001.tif", 0.25, index) == SlideInfo("tumor_001", "camelyon16", "micro", "annotation", xml)
+    assert slide_info("tumor_001.tif", 0.25, index) == SlideInfo(
+        "tumor_001", "camelyon16", "micro", "annotation", xml, has_tumour=True
+    )
     assert slide_info("tumor_001.tif", 0.25, index, camelyon16_labels=False) == SlideInfo(
-        "tumor_001", "camelyon16", None, "", xml
+        "tumor_001", "camelyon16", None, "", xml, has_tumour=True
     )
-    assert slide_info("tumor_003.tif", 0.25, index) == SlideInfo("tumor_003", "camelyon16")  # no annotation
-    assert slide_info("normal_001.tif", 0.25, index) == SlideInfo("normal_001", "camelyon16", "negative", "labels")
-    assert slide_info("patient_010_node_2.tif", 0.25, index) == SlideInfo(
-        "patient_010", "camelyon17", "macro", "labels"
+    no_annotation = SlideInfo("tumor_003", "camelyon16", has_tumour=True)
+    assert slide_info("tumor_003.tif", 0.25, index) == no_annotation
+    assert slide_info("normal_001.tif", 0.25, index) == SlideInfo(
+        "normal_001", "camelyon16", "negative", "labels", has_tumour=False
     )
+    node = SlideInfo("patient_010", "camelyon17", "macro", "labels", has_tumour=True)
+    assert slide_info("patient_010_node_2.tif", 0.25, index) == node
+    # by stem in any case: the heatmap of a node scanned as .svs, or a name typed in capitals, is the same slide
+    assert slide_info("patient_010_node_2.svs", 0.25, index) == slide_info("PATIENT_010_NODE_2", 0.25, index) == node
 
 
 def test_a_slide_outside_the_cohort_gets_only_a_patient(cohort):
-    index = cohort_index(cohort)
+    index = cohort_index(read_cohort(cohort))
     assert slide_info("PATIENT_042_node_1.tif", 0.25, index) == SlideInfo("patient_042")
     assert slide_info("scan_7.tif", 0.25, index) == SlideInfo("scan_7")
-    assert cohort_index(None) == {} and slide_info("patient_010_node_2.tif", 0.25, {}) == SlideInfo("patient_010")
+    assert cohort_index([]) == {} and slide_info("patient_010_node_2.tif", 0.25, {}) == SlideInfo("patient_010")
+    assert slide_info("patient_042_node_1.svs", 0.25, index) == SlideInfo("patient_042")  # any extension
