@@ -218,3 +218,22 @@ def test_training_stops_only_when_nothing_is_left(tiny_cohort, tmp_path):
         RuntimeError, match=r"no slide left to train on in .*: 50 files left out \(\{'unreadable': 25, 'test set': 25\}"
     ):
         make_dm(top, tmp_path / "cache").slides()
+
+
+def test_a_slide_that_fails_in_planning_is_skipped_with_a_warning(downloaded, tmp_path, caplog):
+    from wsiseg.cohorts import CohortOptions
+    from wsiseg.errors import SlideError
+
+    c17, _ = downloaded
+    truncated = sorted(c17.glob("training/center_3/*.tif"))[0]
+    truncated.write_bytes(truncated.read_bytes()[:5000])
+    unchecked = CohortOptions(check_slides=False)  # not opened first: the planner meets the bad file
+    dm = make_dm(c17, tmp_path / "cache", cohort_options=unchecked)
+    with caplog.at_level(logging.WARNING):
+        dm.prepare_data()
+    assert f"left out of training, its patches cannot be planned: {truncated.name}: SlideError" in caplog.text
+    dm.setup("fit")
+    assert truncated.name not in {r["slide"] for r in dm.cache.index} and len(dm.train_set) > 0
+    strict = make_dm(c17, tmp_path / "cache2", cohort_options=CohortOptions(check_slides=False, on_bad_slide="fail"))
+    with pytest.raises(SlideError, match="truncated"):
+        strict.prepare_data()

@@ -186,7 +186,8 @@ class PatchDataModule(pl.LightningDataModule):
         patches = {}
         for split, oversample in (("train", True), ("val", False)):
             chosen = [s for s in slides if split_of[s.patient] == split]
-            plans = plan_slides(chosen, self.spec, self.tissue, workers)
+            skip = self.cohort_options.on_bad_slide == "skip"
+            plans = plan_slides(chosen, self.spec, self.tissue, workers, skip_bad=skip)
             patches[split] = draw_patches(plans, self.spec, oversample_tumour=oversample)
             counts = Counter(p.label for p in patches[split])
             uses = sum(p.repeats for p in patches[split] if p.label == "tumour")

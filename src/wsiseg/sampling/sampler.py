@@ -16,6 +16,7 @@ import numpy as np
 
 from wsiseg.annotations import rasterize
 from wsiseg.cohorts import SlideRecord
+from wsiseg.errors import WsisegError
 from wsiseg.parallel import map_slides
 from wsiseg.sampling.placement import covering_patches, normal_candidates, oversample
 from wsiseg.sampling.spec import PatchLabel, SamplingSpec
@@ -84,10 +85,28 @@ def plan_slide(record: SlideRecord, spec: SamplingSpec, tissue: TissueParams = D
 
 
 def plan_slides(
-    records: Sequence[SlideRecord], spec: SamplingSpec, tissue: TissueParams = DEFAULT_PARAMS, workers: int = 2
-) -> list[SlidePlan]:
-    """:func:`plan_slide` for every slide, in parallel, with a progress bar."""
-    return map_slides(plan_slide, [(r, spec, tissue) for r in records], workers, "plan patches")
+    records: Sequence[SlideRecord], spec: SamplingSpec, tissue: TissueParams = DEFAULT_PARAMS, workers: int = 2,
+    skip_bad: bool = False,
+) -> list[SlidePlan]:  # fmt: skip
+    """:func:`plan_slide` for every slide, in parallel, with a progress bar.
+
+    ``skip_bad``: a slide that cannot be read or planned (a corrupt tile, a bad annotation) is left out with a
+    warning naming it and why; otherwise its error stops the run.
+    """
+    if not skip_bad:
+        return map_slides(plan_slide, [(r, spec, tissue) for r in records], workers, "plan patches")
+    planned = map_slides(_plan_or_error, [(r, spec, tissue) for r in records], workers, "plan patches")
+    for record, plan in zip(records, planned, strict=True):
+        if isinstance(plan, str):
+            log.warning("left out of training, its patches cannot be planned: %s: %s", record.slide, plan)
+    return [plan for plan in planned if not isinstance(plan, str)]
+
+
+def _plan_or_error(record: SlideRecord, spec: SamplingSpec, tissue: TissueParams) -> SlidePlan | str:
+    try:
+        return plan_slide(record, spec, tissue)
+    except (WsisegError, OSError, ValueError) as err:
+        return f"{type(err).__name__}: {err}"
 
 
 def _allocate(total: int, weights: np.ndarray, capacity: np.ndarray) -> np.ndarray:

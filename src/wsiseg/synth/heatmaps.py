@@ -82,9 +82,12 @@ def synthetic_heatmap(
 
 
 def write_heatmap_cohort(
-    out_dir: str | Path, spec: HeatmapCohortSpec = HeatmapCohortSpec(), seed: int = 0, checkpoint: str | None = None
-) -> tuple[Path, Path]:
+    out_dir: str | Path, spec: HeatmapCohortSpec = HeatmapCohortSpec(), seed: int = 0, checkpoint: str | None = None,
+    first_patient: int = 0,
+) -> tuple[Path, Path]:  # fmt: skip
     """Write ``<out_dir>/heatmaps`` (predict.py's format) and ``<out_dir>/cohort`` (labels and annotations).
+
+    ``first_patient``: the first patient's number (100: a test set, as CAMELYON17's patients 100-199).
 
     Returns:
         (heatmap folder, cohort folder).
@@ -98,7 +101,7 @@ def write_heatmap_cohort(
     labels = {}
     for i, stage in enumerate(stages):
         for node, label in enumerate(node_labels(stage, rng)):
-            labels[f"patient_{i:03d}_node_{node}.tif"] = label
+            labels[f"patient_{i + first_patient:03d}_node_{node}.tif"] = label
     grid = TileGrid(spec.slide_mpp, spec.mpp, 1, 64, 0, spec.shape_hw)
     scale = spec.mpp / spec.slide_mpp
     rows = []

@@ -144,9 +144,17 @@ def _summary(inputs: HtmlInputs, out_dir: Path) -> str:
         items.append(("U-Net checkpoint", escape(str(report.training.checkpoint))))
     det = report.detection
     if det.curve is not None:
-        aucs = (("heatmap max", det.auc_max_prob), ("classifier", det.auc_classifier))
         items.append(("lesion FROC", f"{_num(det.curve.score)} ({det.curve.n_lesions} lesions, {det.slides} slides)"))
-        items.append(("slide ROC AUC", ", ".join(f"{k} {_num(v)}" for k, v in aucs if v is not None) or _DASH))
+    if det.curve is not None or det.auc_max_prob is not None:
+        aucs = (("heatmap max", det.auc_max_prob, det.auc_max_prob_ci),
+                ("classifier", det.auc_classifier, det.auc_classifier_ci))  # fmt: skip
+        text = ", ".join(f"{k} {_with_ci(v, ci)}" for k, v, ci in aucs if v is not None) or _DASH
+        items.append(("slide ROC AUC", f"{text} ({det.auc_slides} slides; {escape(det.scope)})"))
+    if report.missing_nodes:
+        named = "; ".join(f"{m.patient} node {m.node}: {m.reason}" for m in report.missing_nodes)
+        items.append(("nodes counted negative", escape(f"{len(report.missing_nodes)} without a heatmap ({named})")))
+    if report.inventory is not None:
+        items.append(("cohort inventory", f"{escape(str(report.inventory))} ({escape(str(report.left_out))} left out)"))
     lesions = report.lesions
     if lesions.folder is not None:
         text = ", ".join(f"{n} {c}" for c, n in lesions.as_dict()["lesions"].items())

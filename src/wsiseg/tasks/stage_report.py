@@ -79,13 +79,19 @@ def write_features(path: Path, rows: list[SlideRow]) -> None:
 
 
 def write_predictions(path: Path, rows: list[SlideRow]) -> None:
-    """``predictions.csv``: per slide its label, prediction, out-of-fold prediction and class probabilities."""
+    """``predictions.csv``: per slide its label, prediction, out-of-fold prediction and class probabilities.
+
+    ``p_<label>``: the probabilities of the classifier as used for the submission (in-sample for a slide it was
+    fitted on); ``oof_p_<label>``: a fitted slide's out-of-fold ones, which its scores come from.
+    """
     header = ["slide", "patient", "part", "label", "label_source", "predicted", "out_of_fold"]
-    header += [f"p_{name}" for name in SLIDE_LABELS]
+    header += [f"p_{name}" for name in SLIDE_LABELS] + [f"oof_p_{name}" for name in SLIDE_LABELS]
     lines = []
     for r in rows:
         probs = [f"{v:.4f}" for v in r.proba] if r.proba is not None else [""] * len(SLIDE_LABELS)
-        lines.append([r.heatmap.slide, r.patient, r.part, r.label or "", r.label_source, r.predicted, r.oof, *probs])
+        oof = [f"{v:.4f}" for v in r.oof_proba] if r.oof_proba is not None else [""] * len(SLIDE_LABELS)
+        lines.append([r.heatmap.slide, r.patient, r.part, r.label or "", r.label_source, r.predicted, r.oof, *probs,
+                      *oof])  # fmt: skip
     write_text_atomic(path, _csv_text(header, lines))
 
 
@@ -106,15 +112,17 @@ def markdown_report(report: StageReport) -> str:
         if scores.staging is not None:
             lines += ["Patients:", "", scores.staging.patients.table(), ""]
     det = report.detection
-    if det.curve is not None:
-        lines += [
-            "## Detection (CAMELYON16 metrics)",
-            "",
-            f"FROC score {det.curve.score:.4f} ({det.curve.n_lesions} lesions)",
-        ]
-        for name, auc in (("max_prob", det.auc_max_prob), ("classifier", det.auc_classifier)):
+    if det.curve is not None or det.auc_max_prob is not None:
+        lines += ["## Detection (CAMELYON16 metrics)", "", f"Slides: {det.scope}.", ""]
+        if det.curve is not None:
+            lines.append(f"FROC score {det.curve.score:.4f} ({det.curve.n_lesions} lesions, {det.slides} slides)")
+        for name, auc, ci in (("max_prob", det.auc_max_prob, det.auc_max_prob_ci),
+                              ("classifier", det.auc_classifier, det.auc_classifier_ci)):  # fmt: skip
             if auc is not None:
-                lines.append(f"- slide ROC AUC ({name}): {auc:.4f}")
+                lines.append(f"- slide ROC AUC ({name}): {auc:.4f}{_interval(ci)} over {det.auc_slides} slides")
+    if report.missing_nodes:
+        lines += ["", "## Nodes without a heatmap, counted negative (missing_nodes=negative)", ""]
+        lines += [f"- {m.patient} node {m.node}: {m.reason}" for m in report.missing_nodes]
     if report.lesions.iou:
         lines += ["", "## Predicted lesions against the annotations", "",
                   f"Mean IoU {report.lesions.mean_iou:.4f} over {len(report.lesions.iou)} annotated slides (heatmap "
@@ -133,7 +141,10 @@ def log_summary(report: StageReport, out: Path) -> None:
             )  # fmt: skip
     det = report.detection
     if det.curve is not None:
-        log.info("FROC %.4f (%d lesions); slide AUC %s", det.curve.score, det.curve.n_lesions, det.auc_max_prob)
+        log.info("FROC %.4f (%d lesions); slide AUC %s (%s)", det.curve.score, det.curve.n_lesions, det.auc_max_prob,
+                 det.scope)  # fmt: skip
+    for m in report.missing_nodes:
+        log.warning("%s node %d counted negative (missing_nodes=negative): %s", m.patient, m.node, m.reason)
     log.info("report, pictures and submission in %s", out)
 
 
@@ -175,13 +186,27 @@ def _ci_text(scores: PartScores) -> str:
     return f", {ci.level:.0%} CI [{ci.low:.3f}, {ci.high:.3f}] (bootstrap over patients, {ci.n_boot} draws{skipped})"
 
 
+def _interval(ci: Any) -> str:
+    """``, 95% CI [low, high]`` of a bootstrap interval, or ``""``."""
+    return "" if ci is None else f", {ci.level:.0%} CI [{ci.low:.3f}, {ci.high:.3f}]"
+
+
 def _detection_lines(report: StageReport) -> list[str]:
-    """The FROC and slide ROC AUC line, when lesions were scored; the exported lesions' IoU with annotations."""
+    """The FROC and slide ROC AUC (with their slides), the nodes counted negative, the lesions' IoU."""
     det, lesions = report.detection, report.lesions
     lines = []
-    if det.curve is not None:
-        auc = next((a for a in (det.auc_classifier, det.auc_max_prob) if a is not None), float("nan"))
-        lines.append(f"detection: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), slide ROC AUC {auc:.3f}")
+    if det.auc_classifier is not None or det.auc_max_prob is not None:
+        use_classifier = det.auc_classifier is not None
+        auc, ci = (
+            (det.auc_classifier, det.auc_classifier_ci) if use_classifier else (det.auc_max_prob, det.auc_max_prob_ci)
+        )
+        froc = f"FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), " if det.curve is not None else ""
+        lines.append(f"detection, {det.scope}: {froc}slide ROC AUC {auc:.3f}{_interval(ci)} ({det.auc_slides} slides)")
+    elif det.curve is not None:
+        lines.append(f"detection, {det.scope}: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions)")
+    if report.missing_nodes:
+        lines.append(f"{len(report.missing_nodes)} nodes without a heatmap counted negative (missing_nodes=negative): "
+                     + ", ".join(f"{m.patient} node {m.node}" for m in report.missing_nodes[:5]))  # fmt: skip
     if lesions.iou:
         lines.append(f"predicted lesions: IoU {lesions.mean_iou:.3f} with the annotations ({len(lesions.iou)} "
                      "annotated slides, heatmap resolution)")  # fmt: skip
@@ -192,6 +217,9 @@ def _artefact_lines(report: StageReport, out: Path) -> list[str]:
     """Where the written files, the ROI figure, the checkpoint and the TensorBoard logs are."""
     lines = ["artefacts:"]
     lines += [f"  {what:<30} {out / name}" for name, what in _ARTEFACTS.items() if (out / name).is_file()]
+    if report.inventory is not None:
+        left = sum(report.left_out.values())
+        lines.append(f"  {'cohort inventory':<30} {report.inventory} ({left} files left out: {report.left_out})")
     if report.pictures.roi is not None:
         lines.append(f"  {'tissue ROI figure':<30} {report.pictures.roi}")
     if report.lesions.folder is not None:
