@@ -1,4 +1,4 @@
-"""Shared fixtures: the real CAMELYON17 reference files and a tiny synthetic cohort made once per session."""
+"""Shared fixtures: the real CAMELYON17 reference files, a tiny synthetic cohort and a tiny checkpoint trained on it."""
 
 from __future__ import annotations
 
@@ -58,6 +58,25 @@ def tiny_cohort(tmp_path_factory, tiny_spec) -> Path:
     out = tmp_path_factory.mktemp("tiny_cohort")
     generate_cohort(tiny_spec, out, seed=0, workers=2)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_cohort, tmp_path_factory):
+    """A real checkpoint of train.py on the tiny cohort (a few steps: for the machinery, not for accuracy)."""
+    from wsiseg.tasks.train import run as train
+
+    out = tmp_path_factory.mktemp("train")
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=demo", f"data.cohorts=[{tiny_cohort}]", f"paths.cache_dir={out / 'cache'}",
+            f"paths.output_dir={out}", "sampling.magnification=3.888", "sampling.patch_size=32", "sampling.out_size=32",
+            "data.loader.num_workers=0", "data.loader.prepare_workers=1", "model.net.depth=2", "model.net.base_width=4",
+            "trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=1",
+            "trainer.enable_progress_bar=false",
+        ],
+    )  # fmt: skip
+    return train(cfg).last_checkpoint
 
 
 def _checkout_status() -> set[str] | None:
