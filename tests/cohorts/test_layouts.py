@@ -128,3 +128,15 @@ def test_a_plain_folder_with_a_labels_csv(tiny_cohort, tmp_path):
                    "scan 2.tif": ("folder", "scan 2", None, None)}  # fmt: skip
     options = CohortOptions(labels=str(tmp_path / "scans" / "labels.csv"))
     assert read_inventory(tmp_path / "scans", options, check_slides=False).records == inventory.records
+
+
+def test_only_some_slides_for_a_dry_run(tiny_cohort, tmp_path, capsys):
+    top = downloads.camelyon17_challenge(tiny_cohort, tmp_path)
+    (top / "training" / "center_3" / "patient_003_node_1.tif").unlink()  # outside the patterns: not read, not told
+    options = CohortOptions(only=["patient_00[01]_*", "PATIENT_102_*"])
+    inventory = read_inventory(top, options, check_slides=False)
+    assert sorted({r.patient for r in inventory.records}) == ["patient_000", "patient_001", "patient_102"]
+    assert len(inventory.records) == 15 and inventory.excluded == ()
+    assert sorted(inventory.stages) == ["patient_000", "patient_001"]  # the labels of the patients kept
+    assert main([str(top), "--no-open", "--only", "patient_003_*"]) == 1  # that one is told when asked for
+    assert "patient_003_node_1.tif: listed in" in capsys.readouterr().out

@@ -18,11 +18,10 @@ from wsiseg.tasks.predict import run as predict
 from wsiseg.tasks.stage import run as stage
 from wsiseg.tasks.train import run as train
 
-TINY_TRAINING = [
-    "sampling.magnification=3.888", "sampling.patch_size=32", "sampling.out_size=32", "data.loader.num_workers=0",
-    "data.loader.prepare_workers=1", "data.loader.batch_size=16", "model.net.depth=2", "model.net.base_width=4",
-    "trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=1",
-    "trainer.enable_progress_bar=false",
+#: The README's dry run (experiment=dry_run), on every slide of the tiny downloads and a few batches.
+DRY_RUN = [
+    "experiment=dry_run", "cohorts.only=null", "data.loader.num_workers=0", "data.loader.prepare_workers=1",
+    "trainer.limit_train_batches=4", "trainer.limit_val_batches=1", "trainer.enable_progress_bar=false",
 ]  # fmt: skip
 FAST_STAGE = ["workers=1", "pictures.html=false", "pictures.gallery_per_label=0", "lesions.write=false",
               "bootstrap.n_boot=200"]  # fmt: skip
@@ -84,7 +83,7 @@ def test_train_predict_and_submit_on_the_downloads(tiny_cohort, tmp_path):
     c16 = downloads.camelyon16_challenge(tiny_cohort, data)
     run_dir = tmp_path / "train"
     trained = train(compose_config("train", [f"paths.data_dir={data}", f"paths.output_dir={run_dir}",
-                                             f"paths.cache_dir={tmp_path / 'cache'}", *TINY_TRAINING]))  # fmt: skip
+                                             f"paths.cache_dir={tmp_path / 'cache'}", *DRY_RUN]))  # fmt: skip
     inventory = json.loads((run_dir / "inventory.json").read_text())
     assert inventory["left_out"] == {"test set": 27, "dataset not used": 1}
     checkpoint = trained.last_checkpoint

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", help="a labels file the folders lack (stage_labels.csv, reference.csv, labels.csv)")
     parser.add_argument("--group-role", action="append", default=[], metavar="GROUP=ROLE",
                         help="an annotation group's role: tumor, exclude or ignore (repeatable)")  # fmt: skip
+    parser.add_argument("--only", nargs="+", metavar="PATTERN", help="slide-name patterns to keep ('patient_0?0_*')")
     parser.add_argument("--no-open", action="store_true", help="do not open the slides")
     parser.add_argument("--json", help="also write the whole inventory to this JSON file")
     parser.add_argument("--all", action="store_true", help="list every file left out, not the first five per reason")
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         roles = dict(item.split("=", 1) for item in args.group_role)
-        options = CohortOptions(group_roles=roles, labels=args.labels)
+        options = CohortOptions(group_roles=roles, labels=args.labels, only=args.only)
         inventory = read_inventory(args.folders, options, check_slides=not args.no_open)
     except (OSError, ValueError, WsisegError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -8,6 +8,7 @@ is a plain folder of slides (:mod:`wsiseg.cohorts.folder`).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from collections import Counter
@@ -42,6 +43,8 @@ class CohortOptions:
         on_bad_slide: ``skip`` a slide that cannot be read in training (named in the inventory), or ``fail``.
         labels: a labels file for a folder that lacks one where it is looked for: a CAMELYON17
             ``stage_labels.csv``, a CAMELYON16 ``reference.csv``, or a plain ``slide,label`` table.
+        only: shell patterns of slide names (stems, any case) to keep, e.g. ``["patient_0[0-9]0_*", "tumor_00*"]``
+            (a dry run on a few slides, one centre): the other slides, and the files about them, are not read.
         workers: threads opening slides.
     """
 
@@ -49,6 +52,7 @@ class CohortOptions:
     check_slides: bool = True
     on_bad_slide: OnBadSlide = "skip"
     labels: str | None = None
+    only: Sequence[str] | None = None
     workers: int = 4
 
     def __post_init__(self) -> None:
@@ -62,6 +66,12 @@ class CohortOptions:
             raise ValueError(f"cohorts.on_bad_slide must be skip or fail, got {policy!r}")
         object.__setattr__(self, "on_bad_slide", policy)
         object.__setattr__(self, "group_roles", roles)
+        object.__setattr__(self, "only", None if self.only is None else tuple(str(p) for p in self.only))
+
+    def keeps(self, name: str) -> bool:
+        """Whether a slide (or a file named after one) is within :attr:`only`."""
+        stem = Path(name).name.split(".")[0].lower()
+        return self.only is None or any(fnmatch.fnmatchcase(stem, p.lower()) for p in self.only)
 
     @property
     def roles(self) -> tuple[tuple[str, GroupRole], ...]:
@@ -201,6 +211,11 @@ def read_inventory(
     for root in roots:
         part, layouts[str(root)] = _find(root, options, known)
         found += part
+    if options.only is not None:
+        found.records = [r for r in found.records if options.keeps(r.slide)]
+        found.excluded = [e for e in found.excluded if options.keeps(e.name)]
+        found.stages = {p: s for p, s in found.stages.items() if options.keeps(f"{p}_node_0")}
+        log.info("cohorts.only=%s: %d slides", list(options.only), len(found.records))
     records, duplicates = _unique(found.records)
     records = [replace(r, group_roles=options.roles) for r in records]
     records, unreadable_annotations = checks.check_annotations(records)
