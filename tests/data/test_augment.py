@@ -39,9 +39,10 @@ def test_rotation_is_a_switch():
 
 def test_geometry_really_moves_pixels():
     aug = build_augmentation(flip=True, rotate90=True, **NO_COLOUR)
+    aug.set_random_seed(0)  # about 1 draw in 5 is the identity (no flip, no turn): unseeded, 20 draws were flaky
     image, mask = _marked_image(0)
-    changed = sum(not np.array_equal(aug(image=image, mask=mask)["mask"], mask) for _ in range(20))
-    assert changed >= 15
+    changed = sum(not np.array_equal(aug(image=image, mask=mask)["mask"], mask) for _ in range(40))
+    assert changed >= 25
 
 
 def test_hed_jitter_identity_and_effect():

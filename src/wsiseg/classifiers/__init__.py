@@ -11,19 +11,17 @@ from typing import TYPE_CHECKING
 from wsiseg.lazy import lazy_getattr
 
 _SOURCES = {"DiameterRule": "models", "FeatureClassifier": "models", "OutOfFold": "validation",
-            "balanced_weights": "validation", "cross_val_predict_grouped": "validation",
-            "out_of_fold": "validation"}  # fmt: skip
+            "balanced_weights": "validation", "out_of_fold": "validation"}  # fmt: skip
 __all__ = [
     "DiameterRule",
     "FeatureClassifier",
     "OutOfFold",
     "balanced_weights",
-    "cross_val_predict_grouped",
     "out_of_fold",
 ]
 
 if TYPE_CHECKING:
     from wsiseg.classifiers.models import DiameterRule, FeatureClassifier
-    from wsiseg.classifiers.validation import OutOfFold, balanced_weights, cross_val_predict_grouped, out_of_fold
+    from wsiseg.classifiers.validation import OutOfFold, balanced_weights, out_of_fold
 
 __getattr__ = lazy_getattr(__name__, _SOURCES, globals())

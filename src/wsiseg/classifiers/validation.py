@@ -33,19 +33,6 @@ class OutOfFold(NamedTuple):
     proba: np.ndarray | None  # (N, 4)
 
 
-def cross_val_predict_grouped(
-    classifier: Any,
-    rows: Features,
-    labels: Sequence[SlideLabel],
-    groups: Sequence[str],
-    folds: int = 5,
-    seed: int = 0,
-    balance: bool = True,
-) -> list[SlideLabel]:
-    """The out-of-fold labels of :func:`out_of_fold`."""
-    return out_of_fold(classifier, rows, labels, groups, folds, seed, balance).labels
-
-
 def out_of_fold(
     classifier: Any,
     rows: Features,

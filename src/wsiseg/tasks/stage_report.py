@@ -113,13 +113,14 @@ def markdown_report(report: StageReport) -> str:
             lines += ["Patients:", "", scores.staging.patients.table(), ""]
     det = report.detection
     if det.curve is not None or det.auc_max_prob is not None:
-        lines += ["## Detection (CAMELYON16 metrics)", "", f"Slides: {det.scope}.", ""]
+        lines += ["## Detection (CAMELYON16 metrics)", ""] + ([f"Slides: {det.scope}.", ""] if det.scope else [])
         if det.curve is not None:
             lines.append(f"FROC score {det.curve.score:.4f} ({det.curve.n_lesions} lesions, {det.slides} slides)")
         for name, auc, ci in (("max_prob", det.auc_max_prob, det.auc_max_prob_ci),
                               ("classifier", det.auc_classifier, det.auc_classifier_ci)):  # fmt: skip
             if auc is not None:
-                lines.append(f"- slide ROC AUC ({name}): {auc:.4f}{_interval(ci)} over {det.auc_slides} slides")
+                over = f" over {det.auc_slides} slides" if det.auc_slides else ""
+                lines.append(f"- slide ROC AUC ({name}): {auc:.4f}{_interval(ci)}{over}")
     if report.missing_nodes:
         lines += ["", "## Nodes without a heatmap, counted negative (missing_nodes=negative)", ""]
         lines += [f"- {m.patient} node {m.node}: {m.reason}" for m in report.missing_nodes]
@@ -194,16 +195,17 @@ def _interval(ci: Any) -> str:
 def _detection_lines(report: StageReport) -> list[str]:
     """The FROC and slide ROC AUC (with their slides), the nodes counted negative, the lesions' IoU."""
     det, lesions = report.detection, report.lesions
-    lines = []
+    lines, scope = [], f", {det.scope}" if det.scope else ""
     if det.auc_classifier is not None or det.auc_max_prob is not None:
         use_classifier = det.auc_classifier is not None
         auc, ci = (
             (det.auc_classifier, det.auc_classifier_ci) if use_classifier else (det.auc_max_prob, det.auc_max_prob_ci)
         )
         froc = f"FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions), " if det.curve is not None else ""
-        lines.append(f"detection, {det.scope}: {froc}slide ROC AUC {auc:.3f}{_interval(ci)} ({det.auc_slides} slides)")
+        slides = f" ({det.auc_slides} slides)" if det.auc_slides else ""
+        lines.append(f"detection{scope}: {froc}slide ROC AUC {auc:.3f}{_interval(ci)}{slides}")
     elif det.curve is not None:
-        lines.append(f"detection, {det.scope}: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions)")
+        lines.append(f"detection{scope}: FROC {det.curve.score:.3f} ({det.curve.n_lesions} lesions)")
     if report.missing_nodes:
         lines.append(f"{len(report.missing_nodes)} nodes without a heatmap counted negative (missing_nodes=negative): "
                      + ", ".join(f"{m.patient} node {m.node}" for m in report.missing_nodes[:5]))  # fmt: skip
