@@ -6,9 +6,11 @@ and a plain folder with a labels CSV (:mod:`~wsiseg.cohorts.folder`). :func:`rea
 several folders into an :class:`Inventory`; ``python -m wsiseg.cohorts <folder>`` prints it.
 """
 
-from wsiseg.cohorts.inventory import CohortOptions, Inventory, read_inventory
+from wsiseg.cohorts.inventory import Inventory
 from wsiseg.cohorts.lookup import LabelSource, SlideInfo, cohort_index, label_from_annotation, slide_info
 from wsiseg.cohorts.names import SLIDE_SUFFIXES, SlideName, parse_slide_name
+from wsiseg.cohorts.options import CohortOptions
+from wsiseg.cohorts.read import read_inventory
 from wsiseg.cohorts.records import REASONS, Dataset, Excluded, Reason, SlideRecord, Subset
 
 __all__ = [

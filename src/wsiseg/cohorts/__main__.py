@@ -11,7 +11,8 @@ import argparse
 import logging
 import sys
 
-from wsiseg.cohorts.inventory import CohortOptions, read_inventory
+from wsiseg.cohorts.options import CohortOptions
+from wsiseg.cohorts.read import read_inventory
 from wsiseg.errors import WsisegError
 
 
