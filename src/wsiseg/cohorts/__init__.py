@@ -11,9 +11,10 @@ from wsiseg.cohorts.lookup import LabelSource, SlideInfo, cohort_index, label_fr
 from wsiseg.cohorts.names import SLIDE_SUFFIXES, SlideName, parse_slide_name
 from wsiseg.cohorts.options import CohortOptions
 from wsiseg.cohorts.read import read_inventory
-from wsiseg.cohorts.records import REASONS, Dataset, Excluded, Reason, SlideRecord, Subset
+from wsiseg.cohorts.records import BAD_DATA, REASONS, Dataset, Excluded, Reason, SlideRecord, Subset
 
 __all__ = [
+    "BAD_DATA",
     "REASONS",
     "SLIDE_SUFFIXES",
     "CohortOptions",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from wsiseg.atomic import write_text_atomic
-from wsiseg.cohorts.records import REASONS, Excluded, SlideRecord
+from wsiseg.cohorts.records import BAD_DATA, REASONS, Excluded, SlideRecord
 from wsiseg.labels import SLIDE_LABELS, PatientStage
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,8 @@ class Inventory:
     def report(self, folder: str | Path | None) -> Path | None:
         """Log the inventory and write it to ``folder / inventory.json`` (a command's run folder).
 
-        The table of :meth:`table` at INFO, then one warning per reason files were left out for.
+        The table of :meth:`table` at INFO, then a line per reason files were left out for (a warning for
+        :data:`~wsiseg.cohorts.records.BAD_DATA`).
 
         Returns:
             The JSON file written (``None`` without ``folder``).
@@ -90,7 +91,8 @@ class Inventory:
             log.info("%s", line)
         for reason, count in self.reasons().items():
             names = [e.name for e in self.excluded if e.reason == reason]
-            log.warning("left out, %s: %d files (%s%s)", reason, count, ", ".join(names[:3]), ", ..." * (count > 3))
+            level = logging.WARNING if reason in BAD_DATA else logging.INFO
+            log.log(level, "left out, %s: %d files (%s%s)", reason, count, ", ".join(names[:3]), ", ..." * (count > 3))
         if folder is None:
             return None
         path = self.write(Path(folder) / "inventory.json")

@@ -21,6 +21,12 @@ Reason = Literal[
     "no label", "positive slide without annotation", "test set", "dataset not used",
 ]  # fmt: skip
 REASONS: tuple[Reason, ...] = get_args(Reason)
+#: The reasons that mean bad or incomplete data (logged as warnings; ``cohorts.on_bad_slide=fail`` stops training);
+#: the others are choices (a test set, datasets not used) or the data as published (unannotated positive slides).
+BAD_DATA: tuple[Reason, ...] = (
+    "label without slide", "unreadable", "unsupported format", "archive not unpacked", "unreadable annotation",
+    "unknown annotation group", "annotation outside its slide",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

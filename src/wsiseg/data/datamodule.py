@@ -15,7 +15,7 @@ import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 
-from wsiseg.cohorts import CohortOptions, Inventory, SlideRecord, read_inventory
+from wsiseg.cohorts import BAD_DATA, CohortOptions, Inventory, SlideRecord, read_inventory
 from wsiseg.data.cache import PatchCache, build_cache, build_lock, cache_key, open_cache, stale_builds
 from wsiseg.data.dataset import PatchDataset
 from wsiseg.data.samplers import RoundSampler
@@ -24,11 +24,6 @@ from wsiseg.sampling import SamplingSpec, SplitSpec, draw_patches, patient_split
 from wsiseg.tissue import DEFAULT_PARAMS, TissueParams
 
 log = logging.getLogger(__name__)
-#: Files left out that a user must hear of, and that ``cohorts.on_bad_slide=fail`` stops training for.
-BAD_DATA = (
-    "label without slide", "unreadable", "unsupported format", "archive not unpacked", "unreadable annotation",
-    "unknown annotation group", "annotation outside its slide",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
