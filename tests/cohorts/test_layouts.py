@@ -140,3 +140,23 @@ def test_only_some_slides_for_a_dry_run(tiny_cohort, tmp_path, capsys):
     assert sorted(inventory.stages) == ["patient_000", "patient_001"]  # the labels of the patients kept
     assert main([str(top), "--no-open", "--only", "patient_003_*"]) == 1  # that one is told when asked for
     assert "patient_003_node_1.tif: listed in" in capsys.readouterr().out
+
+
+def test_the_real_labels_file_and_annotation_with_a_few_slides(tiny_cohort, tmp_path, reference):
+    """CAMELYON17's real stage_labels.csv and patient_004_node_4.xml, with five slides of patient_004 present."""
+    training = tmp_path / "CAMELYON17" / "training"
+    sources = sorted((tiny_cohort / "centre_0").glob("*.tif"))
+    for node, source in enumerate(sources):
+        downloads._copy(source, training / "center_0" / f"patient_004_node_{node}.tif")
+    downloads._copy(reference / "camelyon17_stage_labels.csv", training / "stage_labels.csv")
+    downloads._copy(reference / "patient_004_node_4.xml", training / "lesion_annotations" / "patient_004_node_4.xml")
+    unopened = read_inventory(tmp_path / "CAMELYON17", check_slides=False)
+    truth = {n.slide: n.label for p in read_stage_labels(reference / "camelyon17_stage_labels.csv") for n in p.nodes}
+    present = [f"patient_004_node_{n}.tif" for n in range(5)]
+    assert {r.slide: r.label for r in unopened.records} == {s: truth[s] for s in present}  # 4 negative, 1 itc
+    assert unopened.reasons() == {"label without slide": 495} and len(unopened.stages) == 100
+    node_4 = next(r for r in unopened.records if r.slide == "patient_004_node_4.tif")
+    assert [a.group for a in node_4.annotations()] == ["Tumor"] * 3  # the real file's group, read as tumour
+    # opened, the tiny slide is far smaller than the real one the outlines were drawn on (x ~12,700, y ~88,000)
+    opened = read_inventory(tmp_path / "CAMELYON17")
+    assert {e.reason for e in opened.excluded if e.name == "patient_004_node_4.xml"} == {"annotation outside its slide"}
