@@ -138,7 +138,7 @@ def test_only_some_slides_for_a_dry_run(tiny_cohort, tmp_path, capsys):
     assert sorted({r.patient for r in inventory.records}) == ["patient_000", "patient_001", "patient_102"]
     assert len(inventory.records) == 15 and inventory.excluded == ()
     assert sorted(inventory.stages) == ["patient_000", "patient_001"]  # the labels of the patients kept
-    assert main([str(top), "--no-open", "--only", "patient_003_*"]) == 1  # that one is told when asked for
+    assert main([str(top), "--no-open", "--only", "patient_003_*", "--only", "tumor_*"]) == 1  # now told
     assert "patient_003_node_1.tif: listed in" in capsys.readouterr().out
 
 

@@ -18,12 +18,14 @@ from wsiseg.errors import WsisegError
 
 def main(argv: list[str] | None = None) -> int:
     """Print the inventory of the folders in ``argv``; exit status 1 when a file is left out, 2 on an error."""
-    parser = argparse.ArgumentParser(prog="python -m wsiseg.cohorts", description=__doc__.split("\n\n")[0])
+    what = "Print what cohort folders hold (slides, labels, annotations) and every file left out, with why."
+    parser = argparse.ArgumentParser(prog="python -m wsiseg.cohorts", description=what)
     parser.add_argument("folders", nargs="+", help="cohort folders (as downloaded, or the synthetic cohort)")
     parser.add_argument("--labels", help="a labels file the folders lack (stage_labels.csv, reference.csv, labels.csv)")
     parser.add_argument("--group-role", action="append", default=[], metavar="GROUP=ROLE",
                         help="an annotation group's role: tumor, exclude or ignore (repeatable)")  # fmt: skip
-    parser.add_argument("--only", nargs="+", metavar="PATTERN", help="slide-name patterns to keep ('patient_0?0_*')")
+    parser.add_argument("--only", action="append", metavar="PATTERN", help="a slide-name pattern to keep, e.g. "
+                        "'patient_0?0_*' (repeatable)")  # fmt: skip
     parser.add_argument("--no-open", action="store_true", help="do not open the slides")
     parser.add_argument("--json", help="also write the whole inventory to this JSON file")
     parser.add_argument("--all", action="store_true", help="list every file left out, not the first five per reason")
