@@ -6,6 +6,7 @@ import bench_peers
 import pytest
 
 
+@pytest.mark.slow  # ~17 s: the fast suite stays under 5 minutes on a 2-core machine
 def test_every_tool_predicts_the_same_tiles_into_the_same_heatmap(tiny_cohort, tmp_path):
     slide = tiny_cohort / "centre_0" / "patient_000_node_0.tif"
     result = bench_peers.main(["--slide", str(slide), "--repeats", "1", "--batch-size", "16", "--monai-workers", "0",

@@ -308,6 +308,7 @@ def test_ensemble_members_must_tile_alike(one_slide, tiny_checkpoint, tmp_path):
         run(compose_config("predict", args(f"[{tiny_checkpoint},{tiny_checkpoint}]", one_slide, tmp_path)))
 
 
+@pytest.mark.slow  # ~17 s: the fast suite stays under 5 minutes on a 2-core machine
 def test_multirun_over_two_slide_globs_through_the_submitit_launcher(tiny_cohort, tiny_checkpoint, tmp_path):
     """``predict.py -m`` with Hydra's submitit launcher in its local mode (the SLURM plugin's code path): one job
     per glob, each job's heatmaps in its own folder, only its own slides."""
