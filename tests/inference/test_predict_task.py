@@ -283,6 +283,7 @@ def test_a_channels_last_network_gives_the_contiguous_networks_heatmap(one_slide
     assert np.abs(maps["as trained"] - maps["channels-last"]).max() <= 1e-3  # float16 storage: one step at most
 
 
+@pytest.mark.slow  # ~13 s (the views' exact inverses are tests/inference/test_tta.py, fast)
 def test_tta_is_a_setting_of_the_heatmap(one_slide, tiny_checkpoint, tmp_path):
     plain, flips = tmp_path / "plain", tmp_path / "flips"
     for out, extra in ((plain, []), (flips, ["inference.tta=flips"])):
