@@ -64,23 +64,37 @@ def _is_geojson(path: Path) -> bool:
         return False
 
 
-def check_annotations(records: list[SlideRecord]) -> tuple[list[SlideRecord], list[Excluded]]:
-    """Read every annotation with its record's group roles; one that fails is dropped from its slide, named."""
-    out, excluded = [], []
+#: Slide -> the bounding boxes of its annotation's tumour outlines, (K, 4) level-0 ``x0, y0, x1, y1``.
+Extents = dict[str, np.ndarray]
+
+
+def check_annotations(records: list[SlideRecord]) -> tuple[list[SlideRecord], list[Excluded], Extents]:
+    """Read every annotation with its record's group roles; one that fails is dropped from its slide, named.
+
+    Returns:
+        The records, the annotations left out, and each annotated slide's tumour extents (for :func:`check_slides`).
+    """
+    out, excluded, extents = [], [], {}
     for record in tqdm(records, desc="read annotations", unit="slide", disable=len(records) < 20):
         if record.annotation is not None:
             try:
-                record.annotations()
+                tumour = [a.vertices_xy for a in record.annotations() if a.role == "tumor"]
+                extents[record.slide] = np.array([[*v.min(axis=0), *v.max(axis=0)] for v in tumour]).reshape(-1, 4)
             except AnnotationError as err:
                 reason = "unknown annotation group" if isinstance(err, UnknownGroupError) else "unreadable annotation"
                 excluded.append(Excluded(record.annotation.name, record.annotation, reason, err.reason))
                 record = replace(record, annotation=None)
         out.append(record)
-    return out, excluded
+    return out, excluded, extents
 
 
-def check_slides(records: list[SlideRecord], workers: int = 4) -> tuple[list[SlideRecord], list[Excluded]]:
-    """Open every slide; an unreadable one is left out, an annotation entirely off its slide is dropped."""
+def check_slides(
+    records: list[SlideRecord], extents: Extents, workers: int = 4
+) -> tuple[list[SlideRecord], list[Excluded]]:
+    """Open every slide; an unreadable one is left out, an annotation entirely off its slide is dropped.
+
+    ``extents``: the tumour extents :func:`check_annotations` measured (annotations are not read again).
+    """
     with ThreadPoolExecutor(max(1, workers)) as pool:
         results = list(tqdm(pool.map(_open, records), total=len(records), desc="check slides", unit="slide",
                             disable=len(records) < 20))  # fmt: skip
@@ -89,7 +103,7 @@ def check_slides(records: list[SlideRecord], workers: int = 4) -> tuple[list[Sli
         if isinstance(result, Excluded):
             excluded.append(result)
             continue
-        if record.annotation is not None and _outside(record, result):
+        if record.annotation is not None and _outside(extents.get(record.slide), result):
             detail = (f"no tumour outline of it overlaps {record.slide} ({result[0]} x {result[1]} px at level 0); "
                       "was it drawn on another slide or level?")  # fmt: skip
             excluded.append(Excluded(record.annotation.name, record.annotation, "annotation outside its slide", detail))
@@ -106,10 +120,9 @@ def _open(record: SlideRecord) -> tuple[int, int] | Excluded:
         return Excluded(record.slide, record.path, "unreadable", getattr(err, "reason", str(err)))
 
 
-def _outside(record: SlideRecord, size_wh: tuple[int, int]) -> bool:
-    """Whether no tumour outline of the record's annotation reaches into the slide's level-0 rectangle."""
-    tumour = [a.vertices_xy for a in record.annotations() if a.role == "tumor"]
-    if not tumour:
+def _outside(extent: np.ndarray | None, size_wh: tuple[int, int]) -> bool:
+    """Whether no tumour bounding box (``extent``, (K, 4)) reaches into the slide's level-0 rectangle."""
+    if extent is None or not len(extent):
         return False
-    size = np.asarray(size_wh, np.float64)
-    return not any((v.max(axis=0) >= 0).all() and (v.min(axis=0) <= size).all() for v in tumour)  # bounding boxes
+    reaches = (extent[:, 2:] >= 0).all(axis=1) & (extent[:, :2] <= np.asarray(size_wh, np.float64)).all(axis=1)
+    return not reaches.any()

@@ -61,11 +61,11 @@ def read_inventory(
         log.info("cohorts.only=%s: %d slides", list(options.only), len(found.records))
     records, duplicates = _unique(found.records)
     records = [replace(r, group_roles=options.roles) for r in records]
-    records, unreadable_annotations = checks.check_annotations(records)
+    records, unreadable_annotations, extents = checks.check_annotations(records)
     excluded = found.excluded + duplicates + unreadable_annotations
     check = options.check_slides if check_slides is None else check_slides
     if check:
-        records, bad = checks.check_slides(records, options.workers)
+        records, bad = checks.check_slides(records, extents, options.workers)
         excluded += bad
     records.sort(key=lambda r: (r.dataset, r.slide))
     return Inventory(tuple(roots), tuple(records), tuple(excluded), layouts, tuple(found.label_files),

@@ -80,9 +80,9 @@ class DetectionSlide:
     @property
     def tumour(self) -> bool | None:
         """Whether the slide holds tumour, when known."""
-        return (
-            self.has_tumour if self.has_tumour is not None else None if self.label is None else self.label != "negative"
-        )
+        if self.has_tumour is not None:
+            return self.has_tumour
+        return None if self.label is None else self.label != "negative"
 
     @property
     def known(self) -> bool:

@@ -68,10 +68,8 @@ def missing_nodes(
     ]  # fmt: skip
 
 
-def fill_missing(
-    labels: Mapping[str, SlideLabel], missing: list[MissingNode], policy: MissingNodes, advice: str = ""
-) -> dict[str, SlideLabel]:
-    """``labels`` with every missing node counted ``negative`` (``policy="negative"``).
+def fill_missing(missing: list[MissingNode], policy: MissingNodes, advice: str = "") -> dict[str, SlideLabel]:
+    """The label each missing node counts as: ``negative`` (``policy="negative"``), by its submission name.
 
     Raises:
         MissingNodesError: ``policy="fail"`` and a node is missing (``advice`` ends the message).
@@ -82,4 +80,4 @@ def fill_missing(
         raise ValueError(f"missing_nodes must be fail or negative, got {policy!r}")
     if missing and policy == "fail":
         raise MissingNodesError(missing, advice)
-    return {**labels, **{m.slide: "negative" for m in missing}}
+    return {m.slide: "negative" for m in missing}

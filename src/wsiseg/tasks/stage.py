@@ -75,7 +75,7 @@ def run(cfg: DictConfig) -> StageResult:
     inventory = _inventory(cfg, out_dir, heatmaps)
     rows = _slide_rows(heatmaps, inventory, cfg)
     missing = find_missing_nodes(rows, inventory, Path(cfg.heatmaps))
-    fallback = fill_missing({}, missing, cfg.missing_nodes, MISSING_ADVICE)  # raises unless counted negative
+    fallback = fill_missing(missing, cfg.missing_nodes, MISSING_ADVICE)  # raises unless counted negative
     checkpoints = heatmaps_checkpoints(rows)
     states = load_checkpoints(checkpoints, required=cfg.holdout == "checkpoint")
     mark_holdout(rows, cfg.holdout, inventory.records if inventory else None, checkpoints, states)

@@ -61,11 +61,8 @@ class SlideRow:
     @classmethod
     def of(cls, heatmap: HeatmapRecord, info: SlideInfo) -> SlideRow:
         """A heatmap's row, with what the cohort says about its slide."""
-        known = info.has_tumour
-        if known is None and info.label is not None:
-            known = info.label != "negative"
-        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source, known,
-                   info.group_roles, info.subset)  # fmt: skip
+        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source,
+                   info.has_tumour, info.group_roles, info.subset)  # fmt: skip
 
 
 @dataclass(frozen=True)
