@@ -160,3 +160,26 @@ def test_the_real_labels_file_and_annotation_with_a_few_slides(tiny_cohort, tmp_
     # opened, the tiny slide is far smaller than the real one the outlines were drawn on (x ~12,700, y ~88,000)
     opened = read_inventory(tmp_path / "CAMELYON17")
     assert {e.reason for e in opened.excluded if e.name == "patient_004_node_4.xml"} == {"annotation outside its slide"}
+
+
+def test_hostile_labels_files_are_refused_naming_file_and_line(tiny_cohort, tmp_path):
+    top = downloads.camelyon16_challenge(tiny_cohort, tmp_path)
+    reference = top / "testing" / "reference.csv"
+    reference.write_text("test_001,Tumor,Macro,Primary\ntest_002,Maybe\n")
+    with pytest.raises(LabelError, match=r"reference.csv: line 2: class 'maybe'; expected Tumor or Normal"):
+        read_inventory(top, check_slides=False)
+    reference.write_text("test_001,Tumor\n../../etc/passwd,Normal\n")
+    with pytest.raises(LabelError, match=r"line 2: '../../etc/passwd' is not a CAMELYON16 slide name"):
+        read_inventory(top, check_slides=False)
+    folder = tmp_path / "mine"
+    downloads._copy(sorted((tiny_cohort / "centre_1").glob("*.tif"))[0], folder / "a.tif")
+    (folder / "labels.csv").write_text("name,class\na.tif,macro\n")
+    with pytest.raises(LabelError, match=r"needs the columns slide and label"):
+        read_inventory(folder, check_slides=False)
+    (folder / "labels.csv").write_text("slide,label\na.tif,malignant\n")
+    with pytest.raises(LabelError, match=r"line 2: unknown label 'malignant'"):
+        read_inventory(folder, check_slides=False)
+    (folder / "labels.csv").write_text("slide,label\na.tif,macro\n")
+    (folder / "a.json").write_text('{"not": "geojson"}')  # a JSON file named after the slide: not an annotation
+    (record,) = read_inventory(folder, check_slides=False).records
+    assert record.annotation is None and record.label == "macro"
