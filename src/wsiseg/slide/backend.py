@@ -67,6 +67,57 @@ class SlideBackend(Protocol):
         ...
 
 
+class PyramidBackend:
+    """The :class:`SlideBackend` properties every backend shares, computed from the layout it read at open.
+
+    A backend sets three attributes in its constructor and names one property key; this class derives
+    the rest (only ``read_region`` and ``close`` are the backend's own).
+
+    Attributes:
+        _dimensions: (width, height) of every level, finest first.
+        _downsamples: Downsample of every level relative to level 0.
+        _properties: The library's metadata key/value pairs.
+        _mpp_key: The key of ``_properties`` holding micrometres per level-0 pixel (absent: the library
+            reports none).
+    """
+
+    _dimensions: tuple[tuple[int, int], ...]
+    _downsamples: tuple[float, ...]
+    _properties: Mapping[str, Any]
+    _mpp_key: str
+
+    @property
+    def dimensions(self) -> tuple[int, int]:
+        """Level-0 (width, height)."""
+        return self._dimensions[0]
+
+    @property
+    def level_count(self) -> int:
+        """Number of levels."""
+        return len(self._dimensions)
+
+    @property
+    def level_dimensions(self) -> tuple[tuple[int, int], ...]:
+        """(width, height) of every level."""
+        return self._dimensions
+
+    @property
+    def level_downsamples(self) -> tuple[float, ...]:
+        """Downsample of every level relative to level 0."""
+        return self._downsamples
+
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        """The library's metadata, as read at open."""
+        return self._properties
+
+    @property
+    def mpp(self) -> float | None:
+        """``properties[_mpp_key]`` as a float, or None when the library reports none."""
+        value = self._properties.get(self._mpp_key)
+        return None if value is None else float(value)
+
+
 def read_padded(
     read_inside: Callable[[tuple[int, int], tuple[int, int], tuple[int, int]], np.ndarray],
     location_xy: tuple[int, int],

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wsiseg.errors import SlideError
-from wsiseg.slide.backend import BACKGROUND
+from wsiseg.slide.backend import BACKGROUND, PyramidBackend
 
 
-class OpenSlideBackend:
+class OpenSlideBackend(PyramidBackend):
     """A :class:`~wsiseg.slide.backend.SlideBackend` over ``openslide.OpenSlide``.
 
     OpenSlide maps a level-0 location to a level on its own (sub-pixel); reads at levels > 0 can sit up
@@ -21,6 +21,8 @@ class OpenSlideBackend:
     Every OpenSlide failure becomes a :class:`SlideError` naming the file. After its first error an OpenSlide
     handle is unusable (every later call repeats that error), so the level layout and properties are read
     once at open, and every read after a failed one raises a SlideError that quotes the first error.
+    ``properties`` are OpenSlide's (``openslide.mpp-x``, vendor keys, ...); ``mpp`` is ``openslide.mpp-x``,
+    or None.
 
     Args:
         path: The slide file.
@@ -28,6 +30,8 @@ class OpenSlideBackend:
     Raises:
         SlideError: openslide-python is not installed, or OpenSlide cannot open the file or decode its pixels.
     """
+
+    _mpp_key = "openslide.mpp-x"
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
@@ -52,37 +56,6 @@ class OpenSlideBackend:
         except BaseException:
             self.close()
             raise
-
-    @property
-    def dimensions(self) -> tuple[int, int]:
-        """Level-0 (width, height)."""
-        return self._dimensions[0]
-
-    @property
-    def level_count(self) -> int:
-        """Number of levels."""
-        return len(self._dimensions)
-
-    @property
-    def level_dimensions(self) -> tuple[tuple[int, int], ...]:
-        """(width, height) of every level."""
-        return self._dimensions
-
-    @property
-    def level_downsamples(self) -> tuple[float, ...]:
-        """Downsample of every level relative to level 0."""
-        return self._downsamples
-
-    @property
-    def properties(self) -> Mapping[str, Any]:
-        """OpenSlide's properties (``openslide.mpp-x``, vendor keys, ...), as read at open."""
-        return self._properties
-
-    @property
-    def mpp(self) -> float | None:
-        """``openslide.mpp-x``, or None."""
-        value = self._properties.get("openslide.mpp-x")
-        return None if value is None else float(value)
 
     def read_region(self, location_xy: tuple[int, int], level: int, size_wh: tuple[int, int]) -> np.ndarray:
         """Read a window; OpenSlide's transparent outside becomes white, alpha is composited away.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +11,20 @@ import numpy as np
 import tifffile
 
 from wsiseg.errors import SlideError
-from wsiseg.slide.backend import read_padded
+from wsiseg.slide.backend import PyramidBackend, read_padded
 from wsiseg.slide.tiff_tiles import LevelTiles
 
 
-class TiffSlideBackend:
+class TiffSlideBackend(PyramidBackend):
     """A :class:`~wsiseg.slide.backend.SlideBackend` over ``tiffslide.TiffSlide``.
 
     Every failure of tiffslide, tifffile, imagecodecs or zarr (a corrupt tile, say) becomes a
     :class:`SlideError` naming the file and the read; the slide stays usable for other reads. tiffslide
     parses the file (levels, properties); levels that are single tiled pages of a local file are read tile
     by tile in the calling thread (:class:`~wsiseg.slide.tiff_tiles.LevelTiles`: the same decoder, the same
-    pixels, no Zarr event loop between threads), the others through tiffslide.
+    pixels, no Zarr event loop between threads), the others through tiffslide. ``properties`` are those
+    tiffslide parsed (``tiffslide.mpp-x``, ``tiff.ImageDescription``, levels, ...); ``mpp`` is
+    ``tiffslide.mpp-x``, or None when tiffslide found none.
 
     Args:
         path: The slide file.
@@ -33,6 +34,8 @@ class TiffSlideBackend:
         SlideError: tiffslide cannot open the file or parse its pyramid, tile data is missing, or its pixels
             cannot be decoded (the message names the compression).
     """
+
+    _mpp_key = "tiffslide.mpp-x"
 
     def __init__(self, path: str | Path, direct: bool = True) -> None:
         import tiffslide
@@ -77,37 +80,6 @@ class TiffSlideBackend:
                 self._fd = os.open(self._path, os.O_RDONLY)
             tiles.append(LevelTiles(page, self._fd) if ok else None)
         self._tiles = tuple(tiles)
-
-    @property
-    def dimensions(self) -> tuple[int, int]:
-        """Level-0 (width, height)."""
-        return self._dimensions[0]
-
-    @property
-    def level_count(self) -> int:
-        """Number of levels."""
-        return len(self._dimensions)
-
-    @property
-    def level_dimensions(self) -> tuple[tuple[int, int], ...]:
-        """(width, height) of every level."""
-        return self._dimensions
-
-    @property
-    def level_downsamples(self) -> tuple[float, ...]:
-        """Downsample of every level relative to level 0."""
-        return self._downsamples
-
-    @property
-    def properties(self) -> Mapping[str, Any]:
-        """The properties tiffslide parsed (``tiffslide.mpp-x``, ``tiff.ImageDescription``, levels, ...)."""
-        return self._properties
-
-    @property
-    def mpp(self) -> float | None:
-        """``tiffslide.mpp-x``, or None when tiffslide found none."""
-        value = self._properties.get("tiffslide.mpp-x")
-        return None if value is None else float(value)
 
     def read_region(self, location_xy: tuple[int, int], level: int, size_wh: tuple[int, int]) -> np.ndarray:
         """Read a window (see :meth:`SlideBackend.read_region`); outside is white, alpha is dropped."""
