@@ -254,13 +254,15 @@ def write_stage_labels(path: str | Path, patients: Iterable[PatientRecord]) -> P
 
 #: The CAMELYON size cut-offs (mm) on a lesion's longest diameter: ITC < 0.2 <= micro < 2.0 <= macro.
 ITC_MAX_MM, MICRO_MAX_MM = 0.2, 2.0
+#: The CAMELYON cell-count cut-off: an ITC is a cluster of fewer than this many tumour cells.
+ITC_MAX_CELLS = 200
 
 
 def size_label(diameter_mm: float) -> SlideLabel:
     """The slide label of a largest lesion of ``diameter_mm`` (0 or less: no lesion, ``negative``).
 
-    This is the size part of the CAMELYON17 rules; the cell-count criterion of ITCs (< 200 cells) is not
-    measurable from a diameter and is left out.
+    This is the size part of the CAMELYON17 rules; the cell-count criterion of ITCs (fewer than
+    :data:`ITC_MAX_CELLS` tumour cells) is not measurable from a diameter and is left out.
     """
     if diameter_mm <= 0:
         return "negative"

@@ -10,7 +10,7 @@ times ``heatmap_mpp / slide_mpp``, from the heatmap's origin.
 
 Measurements come from the pixels, not the simplified outline: area (mm^2), maximum Feret diameter of the
 pixel squares (mm), maximum and mean probability; the size class is the CAMELYON cut-off on that diameter
-(itc < 0.2 mm <= micro < 2 mm <= macro).
+(:func:`wsiseg.labels.size_label`).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def scattered_itc(
     look,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Isolated tumour cells: one cell, or a loose cluster of fewer than 200, spanning ``diameter_px``.
+    """Isolated tumour cells: one cell, or a loose cluster of fewer than ``ITC_MAX_CELLS``, spanning ``diameter_px``.
 
     The cluster is an elongated scatter (sinus-like) with two cells at the ends of its long axis; its outline
     (the annotation) is the convex hull around the nuclei, rescaled until its maximum Feret diameter is the

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from wsiseg.atomic import atomic_path
+from wsiseg.labels import ITC_MAX_MM, MICRO_MAX_MM
 from wsiseg.synth.cells import CELL_KINDS
 from wsiseg.synth.render import render_region
 from wsiseg.synth.scene import SlideScene, plan_scene
@@ -84,7 +85,7 @@ def _blur_zone(scene: SlideScene):
 
 
 def _panels(spec: CohortSpec, seed: int) -> list[Panel]:
-    cut = 0.2
+    cut = ITC_MAX_MM
 
     def near(lo: float, hi: float, label: str):
         return lambda ls: ls.label == label and lo <= ls.diameter_mm <= hi
@@ -95,10 +96,10 @@ def _panels(spec: CohortSpec, seed: int) -> list[Panel]:
         (scattered, lambda: _lesion_panel(spec, seed, "itc", "single tumour cell", lambda ls: ls.cells == 1)),
         (scattered, lambda: _lesion_panel(spec, seed, "itc", "ITC cluster", lambda ls: ls.cells >= 15)),
         (ranges["itc"][1] > 0.9 * cut,
-         lambda: _lesion_panel(spec, seed, "itc", "ITC just under 0.2 mm", near(0.9 * cut, cut, "itc"))),
+         lambda: _lesion_panel(spec, seed, "itc", f"ITC just under {cut} mm", near(0.9 * cut, cut, "itc"))),
         (ranges["micro"][0] < 1.1 * cut,
-         lambda: _lesion_panel(spec, seed, "micro", "micro just over 0.2 mm", near(cut, 1.1 * cut, "micro"))),
-        (True, lambda: _lesion_panel(spec, seed, "micro", "micro-metastasis border", near(0.5, 2.0, "micro"))),
+         lambda: _lesion_panel(spec, seed, "micro", f"micro just over {cut} mm", near(cut, 1.1 * cut, "micro"))),
+        (True, lambda: _lesion_panel(spec, seed, "micro", "micro-metastasis border", near(0.5, MICRO_MAX_MM, "micro"))),
         (True, lambda: _lesion_panel(spec, seed, "macro", "macro-metastasis border", lambda ls: ls.label == "macro")),
         (mimics.histiocyte_clusters_per_mm2 > 0,
          lambda: _cell_panel(spec, seed, "histiocyte", "sinus histiocytes (mimic)")),

@@ -1,7 +1,7 @@
 """Synthetic heatmaps with known lesions, written the way ``predict.py`` writes them.
 
 For testing and timing the classification and staging stage without a trained model: every node slide gets
-a tissue mask, a lesion of a size that fits its label (ITC < 0.2 mm <= micro < 2 mm <= macro), optional false
+a tissue mask, a lesion of a size that fits its label (:func:`wsiseg.labels.size_label`), optional false
 positives, and the cohort files stage.py reads (``manifest.csv``, ``stage_labels.csv``, ASAP annotations).
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from wsiseg.labels import PatientStage
+from wsiseg.labels import ITC_MAX_CELLS, ITC_MAX_MM, MICRO_MAX_MM, PatientStage
 from wsiseg.slide.writer import MppStorage
 
 
@@ -75,8 +75,8 @@ CAMELYON17_STAGE_COUNTS: dict[PatientStage, int] = {
 }
 
 
-#: The cut-offs (mm) between the size classes: itc < 0.2 < micro < 2.0 < macro.
-CUTOFFS_MM = (0.2, 2.0)
+#: The cut-offs (mm) between the size classes (:mod:`wsiseg.labels`): itc < ITC_MAX_MM <= micro < MICRO_MAX_MM <= macro.
+CUTOFFS_MM = (ITC_MAX_MM, MICRO_MAX_MM)
 #: Guard (mm, a pixel or two) that keeps a lesion drawn "at" a cut-off strictly on its label's side.
 CUTOFF_GUARD_MM = 0.002
 
@@ -89,9 +89,11 @@ class LesionLook:
         sizes: ``bands``: the main lesion's diameter is uniform in :attr:`CohortSpec.lesion_mm`, whose ranges
             keep clear of the cut-offs; ``continuous``: log-uniform over ranges that touch the cut-offs.
         near_cutoff_share: ``continuous`` only: share of lesions drawn within 10% of a cut-off, on their
-            label's side (ITC 0.18-0.2 mm, micro 0.2-0.22 or 1.8-2.0 mm, macro 2.0-2.2 mm).
+            label's side (ITC just under :data:`~wsiseg.labels.ITC_MAX_MM`, micro just over it or just under
+            :data:`~wsiseg.labels.MICRO_MAX_MM`, macro just over that).
         itc_style: ``disc``: an ITC is a small compact lesion; ``scattered``: single tumour cells and loose
-            clusters of fewer than 200 cells among the lymphocytes, annotated by the outline around them.
+            clusters of fewer than :data:`~wsiseg.labels.ITC_MAX_CELLS` cells among the lymphocytes, annotated
+            by the outline around them.
         itc_cells: (min, max) tumour cells of a scattered ITC (log-uniform; capped by what fits its size).
         sinus_share: share of scattered ITCs placed in the subcapsular sinus (a band under the section's edge).
         micro_border: ``smooth`` or ``infiltrative`` (jagged outlines with finger-like protrusions).
@@ -118,8 +120,11 @@ class LesionLook:
             raise ValueError(f"sizes is bands | continuous, itc_style disc | scattered; got {self}")
         if self.micro_border not in ("smooth", "infiltrative"):
             raise ValueError(f"micro_border is smooth | infiltrative, got {self.micro_border!r}")
-        if not (1 <= self.itc_cells[0] <= self.itc_cells[1] < 200):
-            raise ValueError(f"itc_cells must lie in 1..199 (an ITC has fewer than 200 cells), got {self.itc_cells}")
+        if not (1 <= self.itc_cells[0] <= self.itc_cells[1] < ITC_MAX_CELLS):
+            raise ValueError(
+                f"itc_cells must lie in 1..{ITC_MAX_CELLS - 1} (an ITC has fewer than {ITC_MAX_CELLS} cells), "
+                f"got {self.itc_cells}"
+            )
         if not 0 <= self.near_cutoff_share <= 1 or not 0 <= self.sinus_share <= 1:
             raise ValueError("near_cutoff_share and sinus_share are fractions in [0, 1]")
 
@@ -216,7 +221,7 @@ class CohortSpec:
         slide_size_mm: (width, height) of the scanned area; each slide varies it by +-10%.
         tissue_pieces: (min, max) tissue sections per slide.
         tissue_fill: fraction of a piece's slot its ellipse spans (lower: more background).
-        lesion_mm: longest-diameter ranges per label: clear of the 0.2 / 2.0 mm cut-offs with
+        lesion_mm: longest-diameter ranges per label: clear of the :data:`CUTOFFS_MM` with
             ``lesions.sizes=bands``, touching them with ``continuous``.
         follicles_per_mm2: lymphoid follicles (dense small nuclei) per mm^2 of tissue, a tumour look-alike.
         fat_holes_per_mm2: fat vacuoles per mm^2 of tissue.
@@ -270,10 +275,13 @@ class CohortSpec:
         if not 1 <= self.n_centres <= len(CAMELYON17_CENTRES):
             raise ValueError(f"n_centres must be 1..{len(CAMELYON17_CENTRES)}, got {self.n_centres}")
         itc, micro, macro = (self.lesion_mm[k] for k in ("itc", "micro", "macro"))
-        if self.lesions.sizes == "bands" and not (itc[1] < 0.2 < micro[0] and micro[1] < 2.0 < macro[0]):
-            raise ValueError(f"lesion sizes must keep clear of the 0.2 / 2.0 mm cut-offs, got {self.lesion_mm}")
-        if not (0 < itc[0] < itc[1] <= 0.2 <= micro[0] < micro[1] <= 2.0 <= macro[0] < macro[1]):
-            raise ValueError(f"lesion sizes must stay on their side of the 0.2 / 2.0 mm cut-offs, got {self.lesion_mm}")
+        cutoffs = f"{ITC_MAX_MM} / {MICRO_MAX_MM} mm cut-offs"
+        if self.lesions.sizes == "bands" and not (
+            itc[1] < ITC_MAX_MM < micro[0] and micro[1] < MICRO_MAX_MM < macro[0]
+        ):
+            raise ValueError(f"lesion sizes must keep clear of the {cutoffs}, got {self.lesion_mm}")
+        if not (0 < itc[0] < itc[1] <= ITC_MAX_MM <= micro[0] < micro[1] <= MICRO_MAX_MM <= macro[0] < macro[1]):
+            raise ValueError(f"lesion sizes must stay on their side of the {cutoffs}, got {self.lesion_mm}")
 
     def record(self) -> dict[str, Any]:
         """The preset as JSON-ready values; knob groups left at their defaults are omitted (older cohorts match)."""
