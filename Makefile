@@ -1,7 +1,7 @@
 # Two commands for a fresh machine (both create .venv themselves):
 #   make demo   install, then the whole paper on the embedded synthetic cohort: generate, train, predict,
 #               classify slides, stage patients, write the submission and score the held-out patients
-#   make test   install, then run the linter and the test suite
+#   make test   install, then run the linter, build the documentation site and run the test suite
 # CPU build of torch by default; a GPU machine installs its CUDA build with e.g.
 #   make test TORCH_SPEC="torch==2.13.0" PIP_TORCH_ARGS="--index-url <your CUDA wheel index>"
 PYTHON ?= python3
@@ -11,7 +11,7 @@ PIP_TORCH_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-all lint bench clean
+.PHONY: setup demo test test-all lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,14 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint
+# the documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link or a missing API name fails it
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+test: lint docs
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: lint
+test-all: lint docs
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -47,4 +51,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_stage.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
