@@ -14,11 +14,14 @@ import pytest
 import tifffile
 
 from tests.conftest import REPO, compose_config
-from wsiseg.inference import find_slides
+from wsiseg.inference import PredictSettings, find_slides, settings_digest
 from wsiseg.inference.claims import lock_path
 from wsiseg.locks import owner, try_claim
+from wsiseg.model import load_model
+from wsiseg.model.spec import MODEL_KEY, tissue_record
 from wsiseg.slide.writer import TiffOptions, write_pyramid_tiff_from_array
-from wsiseg.tasks.predict import run
+from wsiseg.tasks.predict import checkpoint_paths, digest_settings, load_members, predict_settings, run
+from wsiseg.tissue import TissueParams
 
 
 def args(checkpoint, slides, out):
@@ -307,6 +310,56 @@ def test_ensemble_members_must_tile_alike(one_slide, tiny_checkpoint, tmp_path):
         run(compose_config("predict", args(f"[{tiny_checkpoint},{tmp_path / 'coarse.ckpt'}]", one_slide, tmp_path)))
     with pytest.raises(ValueError, match="names a checkpoint twice"):
         run(compose_config("predict", args(f"[{tiny_checkpoint},{tiny_checkpoint}]", one_slide, tmp_path)))
+
+
+def recorded_tissue(checkpoint, path, **tissue):
+    """A copy of ``checkpoint`` whose record holds these tissue settings (none: no record, as before it existed)."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state[MODEL_KEY]["tissue"] = tissue_record(TissueParams(**tissue)) if tissue else None
+    torch.save(state, path)
+    return path
+
+
+def planned_tissue(checkpoints, *overrides):
+    """The tissue settings predict.py would plan slides with (no slide is read)."""
+    ckpt = checkpoints[0] if len(checkpoints) == 1 else f"[{','.join(map(str, checkpoints))}]"
+    cfg = compose_config("predict", [f"ckpt_path={ckpt}", "paths.output_dir=.", *overrides])
+    paths = checkpoint_paths(cfg.ckpt_path)
+    return predict_settings(cfg, load_members(paths, None)[1], paths).tissue
+
+
+def test_training_records_its_tissue_settings(tiny_checkpoint):
+    assert load_model(tiny_checkpoint)[1].tissue == TissueParams()  # conf/tissue as train.py composed it
+
+
+def test_prediction_uses_the_tissue_settings_the_checkpoint_records(tiny_checkpoint, tmp_path, caplog):
+    ckpt = recorded_tissue(tiny_checkpoint, tmp_path / "a.ckpt", min_area_mm2=0.123)
+    with caplog.at_level("INFO", logger="wsiseg"):
+        assert planned_tissue([ckpt]).min_area_mm2 == 0.123  # not conf/tissue's 0.05
+    assert "a.ckpt records (its training's); min_area_mm2=0.123 (conf/tissue: 0.05)" in caplog.text
+    assert planned_tissue([ckpt], "tissue.min_area_mm2=0.3").min_area_mm2 == 0.123  # the record wins
+    assert planned_tissue([ckpt], "tissue_from=config").min_area_mm2 == 0.05
+    assert planned_tissue([ckpt], "tissue_from=config", "tissue.min_area_mm2=0.3").min_area_mm2 == 0.3
+    # the settings key the heatmaps: others than those a folder's heatmaps were made with predict them again
+    a, b = (PredictSettings(1.0, 64, tissue=TissueParams(min_area_mm2=m)) for m in (0.05, 0.123))
+    assert settings_digest(digest_settings(a, 1)) != settings_digest(digest_settings(b, 1))
+
+
+def test_a_checkpoint_without_the_record_falls_back_to_conf_tissue(tiny_checkpoint, tmp_path, caplog):
+    old = recorded_tissue(tiny_checkpoint, tmp_path / "old.ckpt")
+    with caplog.at_level("WARNING", logger="wsiseg"):
+        assert planned_tissue([old], "tissue.min_area_mm2=0.3").min_area_mm2 == 0.3
+    assert "conf/tissue, as" in caplog.text and "old.ckpt records no tissue settings" in caplog.text
+
+
+def test_an_ensemble_whose_members_disagree_uses_the_first_ones_with_a_warning(tiny_checkpoint, tmp_path, caplog):
+    first = recorded_tissue(tiny_checkpoint, tmp_path / "first.ckpt", min_area_mm2=0.2)
+    other = recorded_tissue(tiny_checkpoint, tmp_path / "other.ckpt", min_area_mm2=0.4)
+    with caplog.at_level("WARNING", logger="wsiseg"):
+        assert planned_tissue([first, other]).min_area_mm2 == 0.2
+    assert "other tissue settings than" in caplog.text and "other.ckpt" in caplog.text
 
 
 @pytest.mark.slow  # ~17 s: the fast suite stays under 5 minutes on a 2-core machine

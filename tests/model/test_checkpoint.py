@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
@@ -10,8 +11,9 @@ import torch
 
 from wsiseg.errors import CheckpointError
 from wsiseg.model import ConfigInCheckpoint, ModelSpec, load_model, read_checkpoint
-from wsiseg.model.checkpoint import spec_of_module, stored_split
+from wsiseg.model.checkpoint import spec_of_module, spec_of_run, stored_split
 from wsiseg.model.spec import CONFIG_KEY, DATAMODULE_KEY, MODEL_KEY, trusted_target, untrusted_targets
+from wsiseg.tissue import TissueParams
 
 from .synthetic import DiscDataset, make_module
 
@@ -77,6 +79,13 @@ def test_a_checkpoint_from_before_the_record_is_read_through_the_allow_list(tmp_
         ({"extra": 1}, "unknown model record"),
         ({"split": {"p": "everything"}}, "split entry"),
         ({"mean": []}, "mean"),
+        ({"tissue": "default"}, "tissue is a str"),
+        ({"tissue": {"min_area_mm2": 0.1, "command": "rm -rf /"}}, "tissue has no setting 'command'"),
+        ({"tissue": {"min_area_mm2": {"_target_": "os.system", "command": "x"}}}, "tissue.min_area_mm2 = "),
+        ({"tissue": {"remove_black": 1}}, "tissue.remove_black = 1 is not a plain bool"),
+        ({"tissue": {"black_max_value": 50.5}}, "tissue.black_max_value"),
+        ({"tissue": {"green_hue_deg": [70.0, "190"]}}, r"tissue.green_hue_deg = \[70.0, '190'\] is not a plain tuple"),
+        ({"tissue": {"min_area_mm2": -1.0}}, "min_area_mm2 must be >= 0"),
     ],
 )
 def test_a_crafted_record_is_refused_naming_the_file(tmp_path: Path, change: dict, message: str) -> None:
@@ -84,6 +93,25 @@ def test_a_crafted_record_is_refused_naming_the_file(tmp_path: Path, change: dic
     with pytest.raises(CheckpointError, match=message) as err:
         load_model(path)
     assert err.value.path == path
+
+
+def test_the_tissue_settings_of_training_are_recorded_as_plain_values(tmp_path: Path) -> None:
+    """The datamodule's tissue settings (what its patches were sampled with) go into the record; read back alike."""
+    tissue = TissueParams(min_area_mm2=0.1, green_hue_deg=(60.0, 180.0))
+    datamodule = SimpleNamespace(input_mpp=2.0, tile_size=32, split_of={"p1": "test"}, tissue=tissue)
+    spec = spec_of_run(SimpleNamespace(datamodule=datamodule), make_module())
+    assert spec is not None and spec.tissue == tissue
+    stored = spec.to_dict()["tissue"]
+    assert stored["min_area_mm2"] == 0.1 and stored["green_hue_deg"] == [60.0, 180.0]  # lists: plain values
+    path = save(tmp_path, {"state_dict": make_module().state_dict(), MODEL_KEY: spec.to_dict()})
+    assert load_model(path)[1].tissue == tissue
+    old = {k: v for k, v in spec.to_dict().items() if k != "tissue"}  # a checkpoint from before the record
+    assert (
+        load_model(save(tmp_path, {"state_dict": make_module().state_dict(), MODEL_KEY: old}, "old.ckpt"))[1].tissue
+        is None
+    )
+    no_datamodule = spec_of_run(SimpleNamespace(datamodule=None), make_module(), input_mpp=1.0, tile_size=32)
+    assert no_datamodule is not None and no_datamodule.tissue is None
 
 
 def test_weights_that_do_not_fit_the_record_are_refused_before_memory_is_spent(tmp_path: Path) -> None:

@@ -98,6 +98,68 @@ def test_every_value_an_experiment_sets_wins(experiment):
         assert node == value, (experiment, key)
 
 
+ROOTS = {"train": [], "predict": ["ckpt_path=x.ckpt"], "stage": []}  # the three commands, with what each requires
+
+
+def _at(tree, key):
+    for part in key.split("."):
+        tree = tree[part]
+    return tree
+
+
+@pytest.mark.parametrize("experiment", names("experiment"))
+def test_every_experiment_configures_every_command(experiment):
+    """One name for train.py, predict.py and stage.py: each composes with it, holds every value the file sets,
+    and its run record (run.json) resolves, training groups loaded into predict / stage included."""
+    stated = list(_leaves(OmegaConf.to_container(OmegaConf.load(CONF / "experiment" / f"{experiment}.yaml"))))
+    for root, extra in ROOTS.items():
+        cfg = compose_config(root, [*BASE, *extra, f"experiment={experiment}"])
+        unresolved = OmegaConf.to_container(cfg, resolve=False, enum_to_str=True)
+        for key, value in stated:
+            assert _at(unresolved, key) == value, (experiment, root, key)
+        OmegaConf.to_container(cfg, resolve=True)  # what record_run writes: every interpolation resolves
+    if experiment == "hard_tta":  # the hard benchmark's training, and flips in prediction
+        train = compose_config("train", [*BASE, "experiment=hard_tta"])
+        assert OmegaConf.to_container(train) == OmegaConf.to_container(
+            compose_config("train", [*BASE, "experiment=hard", "+inference.tta=flips"])
+        )
+        predict = compose_config("predict", [*BASE, "ckpt_path=x.ckpt", "experiment=hard_tta"])
+        assert instantiate(predict.inference, _convert_="all")(model_mpp=1.0, tile=64).tta == "flips"
+
+
+def test_an_experiment_sets_prediction_and_staging_keys(tmp_path):
+    """An experiment overriding a stage group (classifier) and setting keys of every command: each command gets
+    its own, the others carry them unused, and every run record resolves (the classifier's seed in predict)."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "experiment" / "probe.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /data: synthetic\n  - override /classifier: xgboost\n"
+        "inference:\n  tta: d4\nfeatures:\n  average_filter_um: 50\ntissue:\n  min_area_mm2: 0.2\n"
+    )
+    configs = {}
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        for root, extra in ROOTS.items():
+            configs[root] = compose(root, overrides=[*BASE, *extra, "experiment=probe"])
+            OmegaConf.to_container(configs[root], resolve=True)
+    stage, predict, train = configs["stage"], configs["predict"], configs["train"]
+    assert stage.classifier.estimator._target_ == "xgboost.XGBClassifier" and stage.features.average_filter_um == 50
+    assert stage.classifier.estimator.random_state == stage.seed and predict.classifier.estimator.random_state is None
+    assert instantiate(predict.inference, _convert_="all")(model_mpp=1.0, tile=64).tta == "d4"
+    assert instantiate(train.data).tissue.min_area_mm2 == 0.2  # recorded in the checkpoint, which predict.py reads
+
+
+def test_the_other_commands_groups_are_empty_without_an_experiment():
+    """The placeholders that let an experiment reach every command add nothing to a command run without one."""
+    train = compose_config("train", BASE)
+    predict = compose_config("predict", [*BASE, "ckpt_path=x.ckpt"])
+    stage = compose_config("stage", BASE)
+    assert not {"inference", "classifier", "features"} & set(train)
+    assert not {"data", "model", "sampling", "callbacks", "logger", "mining", "classifier", "features"} & set(predict)
+    assert predict.tissue_from == "checkpoint"
+    for group in ("data", "model", "sampling", "trainer", "callbacks", "logger", "mining", "inference"):
+        assert stage[group] is None, group  # StageSchema's open slots, None as before
+
+
 @pytest.mark.parametrize("root", ["train", "predict", "stage"])
 def test_one_tissue_node_reaches_every_stage(root, tmp_path):
     extra = {"predict": ["ckpt_path=x.ckpt"]}.get(root, [])
@@ -224,6 +286,9 @@ def test_every_yaml_file_is_covered():
         "tissue",
         "sampling",
         "cohorts",
+        "froc",  # test_stage_settings_are_target_nodes_declared_by_their_classes
+        "lesions",
+        "bootstrap",
         "debug",  # tests/conf/test_debug.py
         "hparams_search",  # tests/conf/test_hparams_search.py
     ]:
@@ -278,9 +343,12 @@ def test_stage_bad_overrides_fail_with_hydras_message(bad):
         ("predict", "inference.backend=openslid", "[auto, tiffslide, openslide]"),
         ("predict", "inference.tta=d8", "[none, flips, d4]"),
         ("predict", "inference.reduction=sum", "[mean, median, max]"),
+        ("predict", "tissue_from=checkpiont", "[checkpoint, config]"),
         ("train", "mining.restart=later", "[finetune, afresh]"),
         ("stage", "classifier=diameter_rule classifier.diameter=ferret", "[feret, major_axis]"),
         ("stage", "cv_folds=five", "cv_folds"),
+        ("stage", "lesions.max_per_slide=many", "max_per_slide"),
+        ("stage", "bootstrap.n_boot=lots", "n_boot"),
     ],
 )
 def test_closed_choices_fail_at_composition_naming_the_valid_values(root, bad, valid):
@@ -300,3 +368,22 @@ def test_typed_choices_reach_the_code_as_plain_strings():
     stage = compose_config("stage", [*BASE, "classifier=diameter_rule", "holdout=none"])
     assert stage.holdout == "none" and stage.froc.sweep == "official"
     assert isinstance(instantiate(stage.classifier, _convert_="all"), DiameterRule)
+
+
+def test_stage_settings_are_target_nodes_declared_by_their_classes():
+    """froc, lesions and bootstrap: one declaration each (the class), values in the YAML, types from the class."""
+    from dataclasses import fields
+
+    from wsiseg.evaluation import BootstrapSettings, DetectionSettings, LesionSettings
+
+    cfg = compose_config("stage", [*BASE, "froc.threshold=0.3", "lesions.max_per_slide=null", "bootstrap.n_boot=0"])
+    for node, cls in (("froc", DetectionSettings), ("lesions", LesionSettings), ("bootstrap", BootstrapSettings)):
+        built = instantiate(cfg[node], _convert_="all")
+        assert type(built) is cls
+        yaml_keys = set(OmegaConf.load(CONF / node / "default.yaml")) - {"defaults", "_target_"}
+        assert yaml_keys == {f.name for f in fields(cls)}, node  # every field set in the YAML, none unknown
+    froc = instantiate(cfg.froc, _convert_="all")
+    assert froc.threshold == 0.3 and type(froc.sweep) is str  # a plain string, as the FROC code compares it
+    assert instantiate(cfg.lesions).max_per_slide is None and instantiate(cfg.bootstrap).n_boot == 0
+    defaults = instantiate(compose_config("stage", BASE).froc, _convert_="all")
+    assert defaults == DetectionSettings(merge_um=75.0)  # the YAML's values are the class's defaults

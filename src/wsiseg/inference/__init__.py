@@ -19,7 +19,7 @@ _SOURCES = {
     "SlidePrediction": "outputs", "write_outputs": "outputs",
     "Placement": "overlay", "colour_table": "overlay", "heatmap_placement": "overlay", "read_description": "overlay",
     "PredictSettings": "plan", "SlideTask": "plan", "find_slides": "plan", "plan_or_error": "plan", "plan_task": "plan",
-    "slide_inventory": "plan",
+    "slide_inventory": "plan", "choose_tissue": "plan",
     "HeatmapWriter": "writer", "TilePredictor": "ensemble", "View": "tta", "views": "tta",
 }  # fmt: skip
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "TilePredictor",
     "View",
     "blend_window",
+    "choose_tissue",
     "colour_table",
     "file_digest",
     "find_slides",
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from wsiseg.inference.plan import (
         PredictSettings,
         SlideTask,
+        choose_tissue,
         find_slides,
         plan_or_error,
         plan_task,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import glob
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import cv2
 import numpy as np
@@ -23,6 +24,9 @@ if TYPE_CHECKING:  # the model stage imports torch; planning does not need it
 
 log = logging.getLogger(__name__)
 
+TissueFrom = Literal["checkpoint", "config"]
+"""``predict.py tissue_from=``: the tissue settings the checkpoint records (its training's), or ``conf/tissue``."""
+
 
 @dataclass(frozen=True)
 class PredictSettings:
@@ -35,8 +39,8 @@ class PredictSettings:
         overlap: share of each tile spent on margins.
         blend: ``crop`` (keep tile cores) or ``weighted`` (blend whole tiles with a tent window).
         block_tiles: tiles per side read in one region read.
-        tissue: the tissue detector's settings; tiles are predicted inside its ROI (``conf/tissue``, shared with
-            training).
+        tissue: the tissue detector's settings; tiles are predicted inside its ROI (``predict.py``: those the
+            checkpoint records, its training's; see :func:`choose_tissue`).
         backend: slide reader: ``auto`` (tiffslide, or OpenSlide for the formats only it reads: see
             :func:`~wsiseg.slide.resolve_backend`), ``tiffslide`` or ``openslide``.
         slide_mpp: level-0 um/px for slides that record none (wins over the file's value; ``None``: the file's).
@@ -92,6 +96,49 @@ class SlideTask:
         (x0, y0), (x1, y1) = self.cores.min(axis=0) - pad, self.cores.max(axis=0) + grid.core_hm + pad
         h, w = grid.heatmap_hw
         return slice(max(int(y0), 0), min(int(y1), h)), slice(max(int(x0), 0), min(int(x1), w))
+
+
+def choose_tissue(
+    recorded: Sequence[TissueParams | None], configured: TissueParams, source: TissueFrom, members: Sequence[str]
+) -> TissueParams:
+    """The tissue settings prediction uses, logged with how they differ from the other candidate.
+
+    Args:
+        recorded: each ensemble member's recorded settings (``None``: a checkpoint from before the record).
+        configured: ``conf/tissue`` (the prediction config's).
+        source: ``checkpoint``: the first member's record, else (no member records any) ``configured`` with a
+            warning; ``config``: ``configured``. Members whose records differ from the one used are warned about.
+        members: the checkpoints, in the order of ``recorded``, for the messages.
+    """
+    source = str(getattr(source, "value", source))  # a typed config hands a str enum
+    if source not in get_args(TissueFrom):
+        raise ValueError(f"tissue_from must be one of {list(get_args(TissueFrom))}, got {source!r}")
+    found = [(name, params) for name, params in zip(members, recorded, strict=True) if params is not None]
+    if source == "checkpoint" and found:
+        first, chosen = found[0]
+        others = [name for name, params in zip(members, recorded, strict=True) if params != chosen]
+        if others:
+            log.warning("ensemble members record other tissue settings than %s (or none): %s; %s's are used",
+                        first, ", ".join(others), first)  # fmt: skip
+        log.info("tissue ROI: the settings %s records (its training's); %s", first,
+                 _differences(chosen, configured, "conf/tissue"))  # fmt: skip
+        return chosen
+    if found:
+        name, params = found[0]
+        log.info("tissue ROI: conf/tissue (tissue_from=config); %s", _differences(configured, params, name))
+    elif source == "checkpoint":
+        log.warning("tissue ROI: conf/tissue, as %s records no tissue settings (trained before checkpoints held "
+                    "them: if its training used other tissue.* settings, set them)", " and ".join(members))  # fmt: skip
+    else:
+        log.info("tissue ROI: conf/tissue (tissue_from=config)")
+    return configured
+
+
+def _differences(used: TissueParams, other: TissueParams, name: str) -> str:
+    """``used``'s settings that differ from ``other``'s, for the log."""
+    theirs = asdict(other)
+    changed = [f"{key}={value} ({name}: {theirs[key]})" for key, value in asdict(used).items() if value != theirs[key]]
+    return ", ".join(changed) if changed else f"the same as {name}'s"
 
 
 def slide_inventory(source: str | Path, options: CohortOptions | None = None) -> Inventory | None:

@@ -12,6 +12,7 @@ from wsiseg.model.checkpoint import read_checkpoint, spec_of_run
 from wsiseg.model.mosaic import prediction_grid
 from wsiseg.model.plain import find_non_plain
 from wsiseg.model.spec import CONFIG_KEY, MODEL_KEY
+from wsiseg.tissue import TissueParams
 
 PROVENANCE_KEY = "wsiseg_provenance"
 
@@ -57,7 +58,8 @@ class ConfigInCheckpoint(pl.Callback):
     """Store the model record, the resolved run config and the run record in every checkpoint.
 
     - ``"wsiseg_model"``: the :class:`~wsiseg.model.spec.ModelSpec` (network name and arguments, input
-      resolution, tile size, patient split) from which :func:`~wsiseg.model.load_model` rebuilds the module;
+      resolution, tile size, patient split, the tissue detector's settings) from which
+      :func:`~wsiseg.model.load_model` rebuilds the module;
     - ``"wsiseg_config"``: the resolved config, for people and provenance (never instantiated from the file);
     - ``"wsiseg_provenance"``: versions, git revision, seed.
 
@@ -70,6 +72,7 @@ class ConfigInCheckpoint(pl.Callback):
         input_mpp: um/px of the network input, when the trainer's datamodule does not tell
             (a :class:`~wsiseg.data.PatchDataModule` does).
         tile_size: Network input side in pixels, likewise.
+        tissue: The tissue detector's settings of the training patches, likewise.
 
     Raises:
         TypeError: If ``config`` is not a dict of plain values (needed for ``weights_only`` loading).
@@ -81,6 +84,7 @@ class ConfigInCheckpoint(pl.Callback):
         provenance: dict[str, Any] | None = None,
         input_mpp: float | None = None,
         tile_size: int | None = None,
+        tissue: TissueParams | None = None,
     ) -> None:
         if not isinstance(config, dict):
             raise TypeError(f"config must be a plain dict, got {type(config).__name__}")
@@ -89,7 +93,7 @@ class ConfigInCheckpoint(pl.Callback):
             raise TypeError(f"config must hold plain python values only (resolve it first); found {bad}")
         self.config = config
         self.provenance = provenance
-        self.given = {"input_mpp": input_mpp, "tile_size": tile_size}
+        self.given = {"input_mpp": input_mpp, "tile_size": tile_size, "tissue": tissue}
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]

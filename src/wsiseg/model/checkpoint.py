@@ -28,8 +28,10 @@ from wsiseg.model.spec import (
     ModelSpec,
     check_split,
     network_name,
+    tissue_record,
     untrusted_targets,
 )
+from wsiseg.tissue import TissueParams
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +171,15 @@ def _check_shapes(spec: ModelSpec, weights: Mapping[str, torch.Tensor], path: st
 
 
 def spec_of_module(
-    module: pl.LightningModule, input_mpp: float, tile_size: int, split: Mapping[str, str] | None = None
+    module: pl.LightningModule,
+    input_mpp: float,
+    tile_size: int,
+    split: Mapping[str, str] | None = None,
+    tissue: TissueParams | None = None,
 ) -> ModelSpec:
     """The record of a :class:`SegmentationModule` whose network is registered, checked as a reader would.
+
+    ``tissue``: the tissue detector's settings the run sampled patches with (``predict.py`` uses them).
 
     Raises:
         CheckpointError: The network is not one of :data:`~wsiseg.model.spec.NETWORKS`.
@@ -186,28 +194,30 @@ def spec_of_module(
         "format": 1, "network": name, "network_kwargs": dict(net.init_kwargs), "input_mpp": input_mpp,
         "tile_size": tile_size, "mean": list(hp.get("mean", (0.5,) * 3)), "std": list(hp.get("std", (0.25,) * 3)),
         "threshold": hp.get("threshold", 0.5), "channels_last": hp.get("channels_last", False),
-        "split": dict(split or {}),
+        "split": dict(split or {}), "tissue": tissue_record(tissue),
     }  # fmt: skip
     return ModelSpec.from_dict(record, "<the training run>")
 
 
 def spec_of_run(trainer: pl.Trainer, module: pl.LightningModule, **given: Any) -> ModelSpec | None:
-    """The record of a module being trained: its network, the datamodule's resolution and split.
+    """The record of a module being trained: its network, the datamodule's resolution, split and tissue settings.
 
-    ``given`` (``input_mpp``, ``tile_size``, ``split``) fills in what a run without a
+    ``given`` (``input_mpp``, ``tile_size``, ``split``, ``tissue``) fills in what a run without a
     :class:`~wsiseg.data.PatchDataModule` cannot tell. ``None`` (with a warning) when the network is not
     registered or the resolution is unknown: such a checkpoint cannot be used by ``predict.py``.
     """
     datamodule = getattr(trainer, "datamodule", None)
     values = {key: getattr(datamodule, key, None) for key in ("input_mpp", "tile_size")}
     values["split"] = getattr(datamodule, "split_of", None)
+    tissue = getattr(datamodule, "tissue", None)
+    values["tissue"] = tissue if isinstance(tissue, TissueParams) else None
     values |= {k: v for k, v in given.items() if v is not None}
     if values["input_mpp"] is None or values["tile_size"] is None:
         log.warning("no %r record in the checkpoint (the input resolution is unknown): predict.py will refuse "
                     "it; pass input_mpp= and tile_size= to ConfigInCheckpoint", MODEL_KEY)  # fmt: skip
         return None
     try:
-        return spec_of_module(module, values["input_mpp"], values["tile_size"], values["split"])
+        return spec_of_module(module, values["input_mpp"], values["tile_size"], values["split"], values["tissue"])
     except CheckpointError as err:
         log.warning("no %r record in the checkpoint: %s", MODEL_KEY, err.reason)
         return None

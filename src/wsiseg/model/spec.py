@@ -2,14 +2,16 @@
 
 Every ``train.py`` checkpoint carries a :class:`ModelSpec` under ``"wsiseg_model"``: the network's name
 (a key of :data:`NETWORKS`, wsiseg's own networks) and its keyword arguments, the normalisation, the input
-resolution in um/px, the tile size and the patient split. :func:`load_model` rebuilds the module from that
-record alone; nothing read from a file is ever instantiated as a ``_target_`` (a crafted checkpoint made of
-plain strings could otherwise name any function with side effects, e.g. one that truncates a file).
+resolution in um/px, the tile size, the patient split and the tissue detector's settings of the training run
+(``predict.py`` finds tissue with them). :func:`load_model` rebuilds the module from that record alone;
+nothing read from a file is ever instantiated as a ``_target_`` (a crafted checkpoint made of plain strings
+could otherwise name any function with side effects, e.g. one that truncates a file).
 
 Anything else is refused with a :class:`~wsiseg.errors.CheckpointError` naming the file: an unknown network,
-an argument the network does not take, a value that is not a plain scalar, weights that do not fit the
-described network, or a stored model config naming a class outside :func:`trusted_target`. Checkpoints from
-before the record (config only) are read by :func:`spec_from_config`, which maps the stored strings through
+an argument the network does not take, a value that is not a plain scalar, a tissue setting that
+:class:`~wsiseg.tissue.TissueParams` does not have, weights that do not fit the described network, or a
+stored model config naming a class outside :func:`trusted_target`. Checkpoints from before the record
+(config only) are read by :func:`spec_from_config`, which maps the stored strings through
 the same allow-list.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 import sys
+import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ from wsiseg.errors import CheckpointError
 from wsiseg.model.losses import BCEDiceLoss
 from wsiseg.model.module import SegmentationModule
 from wsiseg.model.unet import UNet
+from wsiseg.tissue import TissueParams
 
 MODEL_KEY = "wsiseg_model"
 CONFIG_KEY = "wsiseg_config"
@@ -116,6 +120,8 @@ class ModelSpec:
         threshold: Probability threshold of the Dice / IoU metrics.
         channels_last: Whether the network ran in channels-last memory format.
         split: Patient -> ``train`` / ``val`` / ``test`` of the training run.
+        tissue: The tissue detector's settings the training run sampled patches with (``None``: a checkpoint
+            from before they were recorded, or a run without a :class:`~wsiseg.data.PatchDataModule`).
     """
 
     network: str
@@ -127,11 +133,12 @@ class ModelSpec:
     threshold: float = 0.5
     channels_last: bool = False
     split: dict[str, str] = field(default_factory=dict)
+    tissue: TissueParams | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as stored in a checkpoint (lists, not tuples; plus its format number)."""
         record = asdict(self)
-        record.update(mean=list(self.mean), std=list(self.std), format=SPEC_FORMAT)
+        record.update(mean=list(self.mean), std=list(self.std), format=SPEC_FORMAT, tissue=tissue_record(self.tissue))
         return record
 
     @classmethod
@@ -158,6 +165,7 @@ class ModelSpec:
             threshold=check.number("threshold", record.get("threshold", 0.5), low=0.0, high=1.0),
             channels_last=check.boolean("channels_last", record.get("channels_last", False)),
             split=check.split(record.get("split", {})),
+            tissue=check.tissue(record.get("tissue")),
         )
 
     def build(self, channels_last: bool | None = None) -> SegmentationModule:
@@ -222,6 +230,47 @@ class _Checker:
             if not isinstance(patient, str) or part not in _SPLITS:
                 raise self.fail(f"split entry {patient!r}: {part!r} is not one of {_SPLITS}")
         return dict(value)
+
+    def tissue(self, value: Any) -> TissueParams | None:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise self.fail(f"tissue is a {type(value).__name__}, not a mapping")
+        for key, item in value.items():
+            if key not in _TISSUE_TYPES:
+                raise self.fail(f"tissue has no setting {key!r} (TissueParams has {sorted(_TISSUE_TYPES)})")
+            kind = _TISSUE_TYPES[key]
+            if not _is_plain(kind, item):
+                raise self.fail(f"tissue.{key} = {item!r} is not a plain {getattr(kind, '__name__', kind)}")
+        try:
+            return TissueParams(**value)
+        except ValueError as err:
+            raise self.fail(f"tissue: {err}") from err
+
+
+#: The type of every tissue setting (``TissueParams``' annotations): what a stored value must be.
+_TISSUE_TYPES: dict[str, Any] = typing.get_type_hints(TissueParams)
+
+
+def _is_plain(kind: Any, value: Any) -> bool:
+    """Whether a stored value is a plain ``bool``, ``int``, ``float`` (an ``int`` too) or tuple of floats."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return number and isinstance(value, int)
+    if kind is float:
+        return number
+    return (
+        typing.get_origin(kind) is tuple and isinstance(value, list | tuple) and all(_is_plain(float, v) for v in value)
+    )
+
+
+def tissue_record(params: TissueParams | None) -> dict[str, Any] | None:
+    """The tissue settings as a checkpoint stores them: plain values, lists for the hue ranges."""
+    if params is None:
+        return None
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(params).items()}
 
 
 def check_split(value: Any, source: str | Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -22,6 +22,7 @@ from wsiseg.inference import (
     PredictSettings,
     ReadingOptions,
     TilePredictor,
+    choose_tissue,
     file_digest,
     find_slides,
     settings_digest,
@@ -54,13 +55,12 @@ def run(cfg: DictConfig) -> PredictSummary:
     """Predict heatmaps for ``cfg.slides`` with ``cfg.ckpt_path`` (see ``conf/predict.yaml``).
 
     ``ckpt_path`` is one checkpoint or a list of them (an ensemble: the members must share their input
-    resolution and tile size); ``inference.tta`` adds test-time augmentation.
+    resolution and tile size); ``inference.tta`` adds test-time augmentation; ``tissue_from`` chooses the
+    tissue settings (:func:`predict_settings`).
     """
     checkpoints = checkpoint_paths(cfg.ckpt_path)
-    members, spec = load_members(checkpoints, cfg.get("channels_last"))  # from their records, never their code
-    settings: PredictSettings = instantiate(cfg.inference, _convert_="all")(
-        model_mpp=spec.input_mpp, tile=spec.tile_size
-    )
+    members, specs = load_members(checkpoints, cfg.get("channels_last"))  # from their records, never their code
+    settings = predict_settings(cfg, specs, checkpoints)
     model = TilePredictor(members, settings.tta, settings.reduction)
     slides = find_cohort_slides(cfg)
     out_dir = Path(cfg.out_dir)
@@ -81,6 +81,21 @@ def run(cfg: DictConfig) -> PredictSummary:
     writer = HeatmapWriter(out_dir, meta, tiff=cfg.write_tiff, png=cfg.write_png, tiff_colour=cfg.write_tiff_colour)
     trainer: pl.Trainer = instantiate(cfg.trainer, **PREDICT_TRAINER_ARGS, callbacks=[writer])
     return predict_heatmaps(trainer, model, data, writer)
+
+
+def predict_settings(cfg: DictConfig, specs: Sequence[ModelSpec], checkpoints: Sequence[Path]) -> PredictSettings:
+    """``cfg.inference`` at the members' resolution and tile size, with the tissue settings of ``cfg.tissue_from``.
+
+    ``checkpoint`` (the default): those the first member's training used (its record), or ``conf/tissue`` for a
+    checkpoint from before the record; ``config``: ``conf/tissue``. See :func:`~wsiseg.inference.choose_tissue`.
+    """
+    configured: PredictSettings = instantiate(cfg.inference, _convert_="all")(
+        model_mpp=specs[0].input_mpp, tile=specs[0].tile_size
+    )
+    recorded = [spec.tissue for spec in specs]
+    source = cfg.get("tissue_from", "checkpoint")
+    tissue = choose_tissue(recorded, configured.tissue, source, [str(c) for c in checkpoints])
+    return replace(configured, tissue=tissue)
 
 
 def find_cohort_slides(cfg: DictConfig) -> list[tuple[str, Path]]:
@@ -111,8 +126,10 @@ def checkpoint_paths(ckpt_path: str | Sequence[str]) -> list[Path]:
     return paths
 
 
-def load_members(checkpoints: Sequence[Path], channels_last: bool | None) -> tuple[list[pl.LightningModule], ModelSpec]:
-    """Every checkpoint's module and the first one's record; the members must tile the slide alike.
+def load_members(
+    checkpoints: Sequence[Path], channels_last: bool | None
+) -> tuple[list[pl.LightningModule], list[ModelSpec]]:
+    """Every checkpoint's module and record; the members must tile the slide alike.
 
     Raises:
         CheckpointError: a member is refused, or reads another resolution or tile size than the first.
@@ -127,7 +144,7 @@ def load_members(checkpoints: Sequence[Path], channels_last: bool | None) -> tup
                 f"{other.tile_size} px tiles at {other.input_mpp:g} um/px, {checkpoints[0]} reads "
                 f"{spec.tile_size} px at {spec.input_mpp:g} um/px",
             )
-    return [module for module, _ in loaded], spec
+    return [module for module, _ in loaded], [other for _, other in loaded]
 
 
 def ensemble_digest(member_digests: Sequence[str]) -> str:
