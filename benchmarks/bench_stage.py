@@ -18,11 +18,11 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
+from wsiseg.evaluation import StageReport
 from wsiseg.features import compute_features, find_heatmaps
 from wsiseg.features.regions import FeatureSpec
 from wsiseg.synth.heatmaps import HeatmapCohortSpec, write_heatmap_cohort
 from wsiseg.tasks.stage import run
-from wsiseg.tasks.stage_record import StageReport
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

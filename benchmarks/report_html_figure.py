@@ -2,7 +2,7 @@
 
 Stages a synthetic heatmap cohort (20 patients at the heatmap cohort's default size, every third patient held
 out by a checkpoint's split) in a temporary folder, opens its ``report.html`` in headless Chromium (Debian's
-``chromium``, driven as ``tests/tasks/test_stage_html.py`` drives it), opens the first patient after the
+``chromium``, driven as ``tests/evaluation/test_html.py`` drives it), opens the first patient after the
 third with a macro-metastasis in one of its first three nodes, captures the page down to that patient's
 first row of slides, shrinks it to ``--scale`` and stores it with 256 colours (a PNG of about 200 kB).
 

@@ -2,7 +2,9 @@
 
 The package mirrors the pipeline; each subpackage is one stage and imports only from the stages before it:
 ``slide`` -> ``annotations`` -> ``cohorts`` -> ``tissue`` -> ``sampling`` -> ``data`` -> ``model`` -> ``inference`` ->
-``features`` -> ``classifiers`` -> ``staging`` -> ``evaluation``, with ``synth`` (the synthetic cohort) on top.
+``mining`` -> ``features`` -> ``classifiers`` -> ``staging`` -> ``evaluation``, with ``synth`` (the synthetic cohort)
+and ``tasks`` (the commands, the only code that reads configs) on top; ``errors``, ``labels`` and a few file helpers
+are shared by all (``tests/test_layers.py`` checks it).
 """
 
 from wsiseg.errors import AnnotationError, LabelError, SlideError, WsisegError

@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from tests.conftest import REPO, compose_config
+from wsiseg.classifiers.holdout import checkpoint_split
 from wsiseg.errors import CheckpointError
 from wsiseg.features import find_heatmaps
 from wsiseg.inference import output_paths
 from wsiseg.model import ModelSpec, UNet, load_config_from_checkpoint, load_model
 from wsiseg.model.spec import CONFIG_KEY, DATAMODULE_KEY, MODEL_KEY
 from wsiseg.tasks.predict import run as predict_run
-from wsiseg.tasks.stage_holdout import checkpoint_split
 from wsiseg.tasks.train import run as train_run
 
 

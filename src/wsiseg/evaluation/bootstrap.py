@@ -37,6 +37,19 @@ _N_STAGES = len(PN_STAGES)
 Statistic = Callable[[np.ndarray], np.ndarray]
 
 
+@dataclass(frozen=True)
+class BootstrapSettings:
+    """The percentile intervals' settings (``conf/bootstrap``): draws (``n_boot=0``: none), level and seed."""
+
+    n_boot: int = 2000
+    level: float = 0.95
+    seed: int = 0
+
+
+#: 2000 draws, 95%, seed 0.
+DEFAULT_BOOTSTRAP = BootstrapSettings()
+
+
 class StageRun(NamedTuple):
     """One seed's held-out patients: reference and predicted pN stages in patient order (and their names)."""
 

@@ -21,36 +21,9 @@ from sklearn.metrics import roc_auc_score
 
 from wsiseg.annotations import DEFAULT_GROUP_ROLES, GroupRole, tumour_mask
 from wsiseg.evaluation.bootstrap import BootstrapCI, bootstrap_auc
-from wsiseg.evaluation.froc import OFFICIAL_LEVEL, SWEEPS, FrocResult, SlideHits, Sweep, froc, slide_hits_at_level
+from wsiseg.evaluation.froc import DetectionSettings, FrocResult, SlideHits, froc, slide_hits_at_level
 from wsiseg.features import HeatmapRecord, lesion_detections, load_heatmap
 from wsiseg.labels import SLIDE_LABELS, SlideLabel
-
-
-@dataclass(frozen=True)
-class DetectionSettings:
-    """How detections are taken from a heatmap and scored (``froc:`` in ``conf/stage.yaml``).
-
-    Attributes:
-        threshold: detections are the heatmap's regions at or above it, at their most probable pixel.
-        merge_um: detections closer than this are one.
-        sweep: the FROC's threshold sweep (see :data:`~wsiseg.evaluation.SWEEPS`).
-        level: the evaluation mask's pyramid level of the slide (``2**level`` level-0 px per pixel).
-        l0_mpp: the level-0 um/px of the 75 / 275 um rules; ``None``: each slide's own (the official script:
-            0.243).
-    """
-
-    threshold: float = 0.5
-    merge_um: float = 75.0
-    sweep: Sweep = "official"
-    level: int = OFFICIAL_LEVEL
-    l0_mpp: float | None = None
-
-    def __post_init__(self) -> None:
-        """Check the sweep and the level."""
-        if self.sweep not in SWEEPS:
-            raise ValueError(f"unknown FROC sweep {self.sweep!r}; expected one of {', '.join(SWEEPS)}")
-        if self.level < 0:
-            raise ValueError(f"the evaluation mask's level must be 0 or more, got {self.level}")
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,34 @@ Sweep = Literal["official", "all"]
 SWEEPS: tuple[Sweep, ...] = get_args(Sweep)
 
 
+@dataclass(frozen=True)
+class DetectionSettings:
+    """How detections are taken from a heatmap and scored (``froc:`` in ``conf/stage.yaml``).
+
+    Attributes:
+        threshold: detections are the heatmap's regions at or above it, at their most probable pixel.
+        merge_um: detections closer than this are one.
+        sweep: the FROC's threshold sweep (see :data:`~wsiseg.evaluation.SWEEPS`).
+        level: the evaluation mask's pyramid level of the slide (``2**level`` level-0 px per pixel).
+        l0_mpp: the level-0 um/px of the 75 / 275 um rules; ``None``: each slide's own (the official script:
+            0.243).
+    """
+
+    threshold: float = 0.5
+    merge_um: float = 75.0
+    sweep: Sweep = "official"
+    level: int = OFFICIAL_LEVEL
+    l0_mpp: float | None = None
+
+    def __post_init__(self) -> None:
+        """Check the sweep and the level; a typed config's ``str`` enum becomes its plain value."""
+        object.__setattr__(self, "sweep", str(getattr(self.sweep, "value", self.sweep)))
+        if self.sweep not in SWEEPS:
+            raise ValueError(f"unknown FROC sweep {self.sweep!r}; expected one of {', '.join(SWEEPS)}")
+        if self.level < 0:
+            raise ValueError(f"the evaluation mask's level must be 0 or more, got {self.level}")
+
+
 def evaluation_mask(tumour: np.ndarray, mpp: float) -> np.ndarray:
     """Labelled lesions (int array, 0 = background) of a tumour mask at ``mpp`` um/px, grown by 37.5 um.
 

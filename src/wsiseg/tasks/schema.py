@@ -3,7 +3,8 @@
 Each set of choices is defined once, as a ``Literal`` next to the code that acts on it (``Blend`` in
 ``inference``, ``Sweep`` in ``evaluation``, ...); here it becomes a ``str`` ``Enum`` that OmegaConf checks.
 The schemas of ``_target_`` nodes are derived from their target's signature (:func:`schema_of`), so a field
-is declared once, by the class it configures; only the root of ``stage.yaml`` has a written-out schema.
+is declared once, by the class it configures; only the roots of ``stage.yaml`` (its own keys and
+``pictures``) and ``predict.yaml`` (``tissue_from``) have written-out schemas.
 
 Registered in Hydra's ``ConfigStore`` when :mod:`wsiseg.tasks` is imported (every entry script does), and used
 from the YAML files' defaults lists (``- schema`` in ``inference/default.yaml``, ``- stage_schema`` in
@@ -22,12 +23,14 @@ from enum import Enum
 from typing import Any, Literal, Optional, get_args, get_origin
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from wsiseg.classifiers import DiameterRule
 from wsiseg.cohorts import CohortOptions
-from wsiseg.evaluation.froc import Sweep
-from wsiseg.inference.plan import PredictSettings
+from wsiseg.evaluation.bootstrap import BootstrapSettings
+from wsiseg.evaluation.froc import DetectionSettings
+from wsiseg.evaluation.lesions import LesionSettings
+from wsiseg.inference.plan import PredictSettings, TissueFrom
 from wsiseg.mining.spec import MiningSpec
 from wsiseg.staging import MissingNodes
 
@@ -90,17 +93,6 @@ def schema_of(target: type, skip: tuple[str, ...] = (), partial: bool = False) -
 
 
 @dataclasses.dataclass
-class FrocSchema:
-    """``stage.yaml``'s ``froc`` node."""
-
-    threshold: float = MISSING
-    merge_um: float = MISSING
-    sweep: choice_enum(Sweep) = MISSING  # type: ignore[valid-type]
-    level: int = MISSING
-    l0_mpp: Optional[float] = MISSING  # noqa: UP045
-
-
-@dataclasses.dataclass
 class PicturesSchema:
     """``stage.yaml``'s ``pictures`` node."""
 
@@ -108,26 +100,6 @@ class PicturesSchema:
     roi_figure: bool = MISSING
     html: bool = MISSING
     html_overlay_px: int = MISSING
-
-
-@dataclasses.dataclass
-class LesionsSchema:
-    """``stage.yaml``'s ``lesions`` node (:class:`wsiseg.tasks.stage_lesions.LesionSettings`)."""
-
-    write: bool = MISSING
-    threshold: float = MISSING
-    simplify_um: float = MISSING
-    min_area_um2: float = MISSING
-    max_per_slide: Optional[int] = MISSING  # noqa: UP045
-
-
-@dataclasses.dataclass
-class BootstrapSchema:
-    """``stage.yaml``'s ``bootstrap`` node (:class:`wsiseg.tasks.stage_scores.BootstrapSettings`)."""
-
-    n_boot: int = MISSING
-    level: float = MISSING
-    seed: int = MISSING
 
 
 @dataclasses.dataclass
@@ -147,15 +119,15 @@ class StageSchema:
     balance_classes: bool = MISSING
     camelyon16_labels: bool = MISSING
     workers: int = MISSING
-    froc: FrocSchema = dataclasses.field(default_factory=FrocSchema)
     pictures: PicturesSchema = dataclasses.field(default_factory=PicturesSchema)
-    lesions: LesionsSchema = dataclasses.field(default_factory=LesionsSchema)
-    bootstrap: BootstrapSchema = dataclasses.field(default_factory=BootstrapSchema)
     paths: Any = None
     cohorts: Any = None
     tissue: Any = None
     features: Any = None
     classifier: Any = None
+    froc: Any = None
+    lesions: Any = None
+    bootstrap: Any = None
     optimized_metric: Optional[str] = None  # noqa: UP045 - what a sweeper maximises (conf/hparams_search)
     # the other tasks' groups, which one conf/local/default.yaml shared by every task may set; stage ignores them
     data: Any = None
@@ -163,13 +135,30 @@ class StageSchema:
     trainer: Any = None
     inference: Any = None
     mining: Any = None
+    # and those an experiment (experiment/*.yaml, which every command reads) may set for training
+    sampling: Any = None
+    callbacks: Any = None
+    logger: Any = None
+
+
+@dataclasses.dataclass
+class PredictSchema:
+    """The types of ``predict.yaml``'s closed choices; open: its other keys, and an experiment's, pass untyped."""
+
+    tissue_from: choice_enum(TissueFrom) = MISSING  # type: ignore[valid-type]
 
 
 def register() -> None:
     """Store the schemas in Hydra's ``ConfigStore`` (idempotent)."""
     store = ConfigStore.instance()
     store.store(name="stage_schema", node=StageSchema)
+    predict = OmegaConf.structured(PredictSchema)
+    OmegaConf.set_struct(predict, False)  # open: predict.yaml and an experiment may add keys it does not declare
+    store.store(name="predict_schema", node=predict)
     store.store(group="inference", name="schema", node=schema_of(PredictSettings, ("model_mpp", "tile"), True))
     store.store(group="classifier", name="diameter_rule_schema", node=schema_of(DiameterRule))
     store.store(group="mining", name="schema", node=schema_of(MiningSpec))
     store.store(group="cohorts", name="schema", node=schema_of(CohortOptions))
+    store.store(group="froc", name="schema", node=schema_of(DetectionSettings))
+    store.store(group="lesions", name="schema", node=schema_of(LesionSettings))
+    store.store(group="bootstrap", name="schema", node=schema_of(BootstrapSettings))

@@ -10,12 +10,15 @@ Steps (see ``conf/stage.yaml``):
    and cross-validate it grouped by patient (out-of-fold predictions); or use a ``fitted`` one, which scores
    every slide it did not fit;
 4. label every slide, stage every patient, write the submission in the official format and every slide's
-   predicted lesions for QuPath (GeoJSON) and ASAP (XML) (see :mod:`wsiseg.tasks.stage_lesions`);
+   predicted lesions for QuPath (GeoJSON) and ASAP (XML) (see :mod:`wsiseg.evaluation.lesions`);
 5. where labels are known: slide and patient confusion matrices (PNG), a per-class precision / recall table,
    the official kappa on the held-out patients (and on the out-of-fold predictions), the CAMELYON16 FROC and
    the slide-level ROC AUC with its interval, only ever from slides the classifier did not fit;
 6. the reports: ``report.json``, ``report.md``, the terminal summary and ``report.html`` (one self-contained
-   page for a browser, see :mod:`wsiseg.tasks.stage_html`).
+   page for a browser, see :mod:`wsiseg.evaluation.html`).
+
+Each step is one call into its stage's package (cohorts, features, classifiers, staging, evaluation); this
+module only reads the config.
 """
 
 from __future__ import annotations
@@ -28,21 +31,38 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from wsiseg.classifiers import FeatureClassifier, balanced_weights, out_of_fold
-from wsiseg.cohorts import CohortOptions, Inventory, cohort_index, read_inventory, slide_info
+from wsiseg.classifiers import (
+    FeatureClassifier,
+    SlideRow,
+    fit_rows,
+    heatmaps_checkpoints,
+    label_rows,
+    load_checkpoints,
+    mark_holdout,
+    score_unfitted,
+    slide_rows,
+    training_run,
+    write_features,
+)
+from wsiseg.cohorts import CohortOptions, Inventory, cohort_index, read_inventory
+from wsiseg.evaluation import (
+    HtmlInputs,
+    Pictures,
+    ScoredPart,
+    StageReport,
+    save_pictures,
+    score_detection,
+    score_parts,
+    write_html_report,
+    write_lesions,
+    write_reports,
+)
 from wsiseg.features import FeatureSpec, HeatmapRecord, compute_features, find_heatmaps
 from wsiseg.labels import write_stage_labels
-from wsiseg.staging import fill_missing
+from wsiseg.staging import fill_missing, find_missing_nodes, stage_complete
 from wsiseg.tasks.instantiate import record_run
-from wsiseg.tasks.stage_complete import find_missing_nodes
-from wsiseg.tasks.stage_holdout import heatmaps_checkpoints, load_checkpoints, mark_holdout, training_run
-from wsiseg.tasks.stage_html import HtmlInputs, write_html_report
-from wsiseg.tasks.stage_lesions import LesionSettings, write_lesions
-from wsiseg.tasks.stage_record import Pictures, ScoredPart, SlideRow, StageReport
-from wsiseg.tasks.stage_report import save_pictures, write_features, write_predictions, write_reports
-from wsiseg.tasks.stage_scores import BootstrapSettings, score_detection, score_parts, stage_complete
 
 log = logging.getLogger(__name__)
 
@@ -72,32 +92,36 @@ def run(cfg: DictConfig) -> StageResult:
     provenance = json.loads(record_run(cfg, out_dir, cfg.get("seed")).read_text())
     spec: FeatureSpec = instantiate(cfg.features, _convert_="all")
     heatmaps = find_heatmaps(cfg.heatmaps)
-    inventory = _inventory(cfg, out_dir, heatmaps)
-    rows = _slide_rows(heatmaps, inventory, cfg)
-    missing = find_missing_nodes(rows, inventory, Path(cfg.heatmaps))
+    inventory = _inventory(cfg, out_dir, heatmaps)  # cohorts
+    index = cohort_index(inventory.records) if inventory else {}
+    rows = slide_rows(heatmaps, index, bool(cfg.camelyon16_labels), cfg.cohort)
+    missing = find_missing_nodes([r.heatmap.slide for r in rows], inventory, Path(cfg.heatmaps))  # staging
     fallback = fill_missing(missing, cfg.missing_nodes, MISSING_ADVICE)  # raises unless counted negative
-    checkpoints = heatmaps_checkpoints(rows)
+    checkpoints = heatmaps_checkpoints(rows)  # classifiers: which slides it may fit
     states = load_checkpoints(checkpoints, required=cfg.holdout == "checkpoint")
     mark_holdout(rows, cfg.holdout, inventory.records if inventory else None, checkpoints, states)
-    _add_features(rows, spec, cfg, out_dir)
-    classifier, fit = _fit_classifier(rows, cfg, out_dir)
-    _predict(classifier, rows, out_dir)
-    patients = stage_complete({r.heatmap.slide: r.predicted for r in rows} | fallback)
+    _add_features(rows, spec, cfg, out_dir)  # features
+    classifier, fit = _fit_classifier(rows, cfg, out_dir)  # classifiers
+    label_rows(classifier, rows, out_dir)
+    patients = stage_complete({r.heatmap.slide: r.predicted for r in rows} | fallback)  # staging
     submission = write_stage_labels(out_dir / "submission.csv", patients)
     log.info("submission: %d patients -> %s", len(patients), submission)
-    lesions = write_lesions(rows, patients, LesionSettings(**cfg.lesions), out_dir)
-    bootstrap = BootstrapSettings(**cfg.bootstrap)
+    lesions = write_lesions(rows, patients, instantiate(cfg.lesions), out_dir)  # evaluation
+    bootstrap = instantiate(cfg.bootstrap)
     parts = score_parts(rows, inventory.stages if inventory else None, out_dir, bootstrap, fallback)
     evaluated, scope = _evaluated(rows)
-    detection = score_detection(evaluated, cfg.froc, out_dir, bootstrap, scope)
-    pictures = save_pictures(evaluated, cfg.pictures, out_dir, instantiate(cfg.tissue, _convert_="all"))
+    detection = score_detection(evaluated, instantiate(cfg.froc, _convert_="all"), out_dir, bootstrap, scope)
+    pictures = save_pictures(evaluated, out_dir, cfg.pictures.gallery_per_label, cfg.pictures.roi_figure,
+                             instantiate(cfg.tissue, _convert_="all"))  # fmt: skip
     report = StageReport(
         str(cfg.heatmaps), len(rows), len(patients), len(fit), type(classifier).__name__, spec, submission, parts,
         detection, Pictures(pictures.get("gallery"), pictures.get("roi")), training_run(checkpoints, states), lesions,
         tuple(missing), out_dir / "inventory.json" if inventory else None, inventory.reasons() if inventory else {},
     )  # fmt: skip
     if cfg.pictures.html:
-        inputs = HtmlInputs(report, rows, {p.patient: p.stage for p in patients}, provenance)
+        config = provenance.get("config")
+        text = OmegaConf.to_yaml(OmegaConf.create(config)) if isinstance(config, dict) else str(config)
+        inputs = HtmlInputs(report, rows, {p.patient: p.stage for p in patients}, provenance, text)
         write_html_report(out_dir / "report.html", inputs, cfg.pictures.html_overlay_px)
     write_reports(report, out_dir)
     return StageResult(out_dir, submission, report)
@@ -124,18 +148,6 @@ def _inventory(cfg: DictConfig, out_dir: Path, heatmaps: Sequence[HeatmapRecord]
     return inventory
 
 
-def _slide_rows(heatmaps: Sequence[HeatmapRecord], inventory: Inventory | None, cfg: DictConfig) -> list[SlideRow]:
-    """Join heatmaps with the cohort's labels, patients and annotations (slides match by stem, any case)."""
-    index = cohort_index(inventory.records) if inventory else {}
-    labels_by_size = bool(cfg.camelyon16_labels)
-    rows = [SlideRow.of(h, slide_info(h.slide, h.slide_mpp, index, labels_by_size)) for h in heatmaps]
-    unmatched = [h.name for h in heatmaps if h.name.lower() not in index]
-    if index and unmatched:
-        log.warning("%d of %d heatmaps have no slide in the cohort %s (no label): %s", len(unmatched),
-                    len(heatmaps), cfg.cohort, ", ".join(unmatched[:5]))  # fmt: skip
-    return rows
-
-
 def _evaluated(rows: Sequence[SlideRow]) -> tuple[list[SlideRow], str]:
     """The slides the detection scores come from, and what they are: never slides the classifier fitted."""
     held_out = [r for r in rows if r.part == "test"]
@@ -155,55 +167,13 @@ def _add_features(rows: list[SlideRow], spec: FeatureSpec, cfg: DictConfig, out_
 
 
 def _fit_classifier(rows: list[SlideRow], cfg: DictConfig, out_dir: Path) -> tuple[Any, list[SlideRow]]:
-    """The classifier (fitted here on the labelled ``fit`` rows, or loaded) and the rows it was fitted on.
-
-    Fitting here also gives the fitted rows their out-of-fold predictions (grouped cross-validation).
-    """
+    """The classifier (fitted here on the labelled ``fit`` rows, or a ``fitted`` one loaded) and the rows it fit."""
     if cfg.get("fitted"):  # a classifier fitted by an earlier run (e.g. on the training set): no fitting here
         log.info("using the fitted classifier %s", cfg.fitted)
         classifier = FeatureClassifier.load(cfg.fitted)
-        _score_unfitted(rows, classifier.fitted_on, cfg.holdout)
+        score_unfitted(rows, classifier.fitted_on, cfg.holdout)
         return classifier, []
     classifier = instantiate(cfg.classifier, _convert_="all")
-    fit = [r for r in rows if r.part == "fit" and r.label is not None]
-    if not fit:
-        if isinstance(classifier, FeatureClassifier):
-            raise ValueError(
-                f"no labelled slide to fit the classifier: cohort={cfg.cohort} gives no label to the heatmaps of "
-                f"{cfg.heatmaps} outside the held-out patients (for unlabelled slides pass fitted=<classifier.joblib>)"
-            )
-        return classifier, fit
-    balance = bool(cfg.balance_classes)
-    rows_x, labels, patients = [r.features for r in fit], [r.label for r in fit], [r.patient for r in fit]
-    if cfg.cv_folds and len(set(patients)) >= 2:
-        oof = out_of_fold(classifier, rows_x, labels, patients, cfg.cv_folds, cfg.seed, balance)
-        for i, (row, label) in enumerate(zip(fit, oof.labels, strict=True)):
-            row.oof, row.oof_proba = label, oof.proba[i] if oof.proba is not None else None
-    classifier.fit(rows_x, labels, sample_weight=balanced_weights(labels) if balance else None)
-    if hasattr(classifier, "save"):
-        classifier.fitted_on = sorted(r.heatmap.name for r in fit)
-        classifier.save(out_dir / "classifier.joblib")
+    source = f"cohort={cfg.cohort} gives no label to the heatmaps of {cfg.heatmaps}"
+    fit = fit_rows(classifier, rows, cfg.cv_folds, cfg.seed, bool(cfg.balance_classes), out_dir, source)
     return classifier, fit
-
-
-def _score_unfitted(rows: Sequence[SlideRow], fitted_on: Sequence[str], holdout: str) -> None:
-    """With a classifier fitted earlier: every slide it did not fit is scored (``test``), none it did fit.
-
-    Under ``holdout=checkpoint`` the slides whose patients the U-Net trained on stay unscored (``fit``) too.
-    """
-    seen = {name.lower() for name in fitted_on}
-    for row in rows:
-        in_sample = row.heatmap.name.lower() in seen or (holdout == "checkpoint" and row.trained_on)
-        row.part = "fit" if in_sample else "test"
-    scored = sum(r.part == "test" for r in rows)
-    log.info("the fitted classifier scores %d of %d slides (%d it was fitted on)", scored, len(rows), len(seen))
-
-
-def _predict(classifier: Any, rows: list[SlideRow], out_dir: Path) -> None:
-    """Label every slide (and keep the class probabilities when the classifier gives them)."""
-    x = [r.features for r in rows]
-    proba = classifier.predict_proba(x) if hasattr(classifier, "predict_proba") else None
-    for i, (row, label) in enumerate(zip(rows, classifier.predict(x), strict=True)):
-        row.predicted = label
-        row.proba = proba[i] if proba is not None else None
-    write_predictions(out_dir / "predictions.csv", rows)

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from wsiseg.annotations import Annotation, write_asap_xml
+from wsiseg.classifiers.holdout import checkpoint_split
 from wsiseg.cohorts import read_cohort
 from wsiseg.model import ModelSpec
 from wsiseg.sampling import split_from_data_config
 from wsiseg.synth.cohort import write_manifest
-from wsiseg.tasks.stage_holdout import checkpoint_split
 
 DATA = {"magnification": 2.0, "patch_size": 32, "out_size": 32, "tumour_from": ["camelyon17"],
         "normal_from": ["camelyon17"], "val_fraction": 0.2, "test_fraction": 0.4, "split_seed": 5}  # fmt: skip
@@ -63,7 +63,7 @@ def checkpoint_with_split(path, split):
 def test_an_ensemble_holds_out_only_the_patients_every_member_held_out(tmp_path, caplog):
     from types import SimpleNamespace
 
-    from wsiseg.tasks.stage_holdout import heatmaps_checkpoints, heldout_patients, load_checkpoints
+    from wsiseg.classifiers.holdout import heatmaps_checkpoints, heldout_patients, load_checkpoints
 
     a = checkpoint_with_split(tmp_path / "a.ckpt", {"p1": "test", "p2": "test", "p3": "train", "p4": "test"})
     b = checkpoint_with_split(tmp_path / "b.ckpt", {"p1": "test", "p2": "val", "p3": "test", "p4": "test"})
@@ -80,7 +80,7 @@ def test_an_ensemble_holds_out_only_the_patients_every_member_held_out(tmp_path,
 
 def test_the_reported_checkpoint_is_absolute_like_every_other_path(tmp_path, monkeypatch):
     """predict.py records ckpt_path as given (often relative); stage.py's report names it absolute."""
-    from wsiseg.tasks.stage_holdout import training_run
+    from wsiseg.classifiers.holdout import training_run
 
     (tmp_path / "runs" / "tb" / "version_0").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)

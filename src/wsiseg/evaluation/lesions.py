@@ -1,7 +1,8 @@
-"""stage.py's predicted lesions: per slide a QuPath GeoJSON and an ASAP XML file, and their overlap with annotations.
+"""A staging run's predicted lesions: per slide a QuPath GeoJSON and an ASAP XML file, and their overlap.
 
-Written by ``stage.py``, not ``predict.py``: the files carry what only staging knows, the slide's predicted
-label and the patient's predicted pN stage (with the reference ones where the cohort has them), and an
+Written by ``stage.py`` (through :func:`wsiseg.features.export.write_lesion_files`), not ``predict.py``: the
+files carry what only staging knows, the slide's predicted label and the patient's predicted pN stage (with
+the reference ones where the cohort has them), and an
 annotated slide's lesions are scored against its annotation here. In ``<out_dir>/lesions/``:
 
 - ``<slide>.lesions.geojson``: a QuPath ``FeatureCollection``, one feature per lesion, classified ``itc`` /
@@ -18,30 +19,23 @@ import csv
 import io
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from wsiseg.annotations import DEFAULT_GROUP_ROLES, Annotation, rasterize, tumour_mask, write_asap_xml
-from wsiseg.annotations.geojson import GeoAnnotation, write_geojson
-from wsiseg.annotations.shapes import polygon_annotations
+from wsiseg.annotations import DEFAULT_GROUP_ROLES, Annotation, rasterize, tumour_mask
 from wsiseg.atomic import write_text_atomic
+from wsiseg.classifiers import SlideRow
 from wsiseg.errors import AnnotationError
 from wsiseg.features import load_heatmap
+from wsiseg.features.export import CLASS_COLORS, write_lesion_files
 from wsiseg.features.lesions import Lesion, LesionSearch, find_lesions
 from wsiseg.labels import PatientRecord
 
-if TYPE_CHECKING:  # stage_record holds a LesionSummary: no import of it at run time
-    from wsiseg.tasks.stage_record import SlideRow
-
 log = logging.getLogger(__name__)
-
-#: Colours of the size classes, QuPath ``[r, g, b]``.
-CLASS_COLORS: Mapping[str, tuple[int, int, int]] = {"itc": (250, 220, 0), "micro": (255, 128, 0), "macro": (220, 0, 0)}
-HOLES_GROUP = "holes"
 
 
 @dataclass(frozen=True)
@@ -125,10 +119,7 @@ def write_lesions(
         if search.over_limit:
             capped[row.heatmap.name] = search.regions
         properties = _properties(row, stage_of.get(row.patient), settings, search)
-        write_geojson(folder / f"{row.heatmap.name}.lesions.geojson", geo_annotations(lesions), properties)
-        records = asap_annotations(lesions)
-        write_asap_xml(folder / f"{row.heatmap.name}.lesions.xml", records,
-                       {c: "#{:02X}{:02X}{:02X}".format(*rgb) for c, rgb in CLASS_COLORS.items()})  # fmt: skip
+        records = write_lesion_files(folder, row.heatmap.name, lesions, properties)
         counts[row.heatmap.name] = {c: sum(lesion.size_class == c for lesion in lesions) for c in CLASS_COLORS}
         measures[row.heatmap.name] = tuple(LesionMeasures.of(lesion) for lesion in lesions)
         if row.annotation is not None:
@@ -147,33 +138,6 @@ def write_lesions(
     log.info("lesions of %d slides -> %s (mean IoU with annotations %.3f over %d slides)", len(counts), folder,
              summary.mean_iou, len(iou))  # fmt: skip
     return summary
-
-
-def geo_annotations(lesions: Sequence[Lesion]) -> list[GeoAnnotation]:
-    """QuPath annotations of lesions, named ``lesion <i>`` largest first, with their measurements."""
-    return [
-        GeoAnnotation(
-            lesion.geometry,
-            lesion.size_class,
-            CLASS_COLORS[lesion.size_class],
-            f"lesion {i + 1}",
-            {
-                "Area mm^2": lesion.area_mm2,
-                "Max Feret diameter mm": lesion.feret_mm,
-                "Max probability": lesion.max_prob,
-                "Mean probability": lesion.mean_prob,
-            },
-        )  # fmt: skip
-        for i, lesion in enumerate(lesions)
-    ]
-
-
-def asap_annotations(lesions: Sequence[Lesion]) -> list[Annotation]:
-    """ASAP records of lesions: exteriors in their size class's group, holes in ``holes``."""
-    records: list[Annotation] = []
-    for i, lesion in enumerate(lesions):
-        records += polygon_annotations(lesion.geometry, f"lesion {i + 1}", lesion.size_class, HOLES_GROUP)
-    return records
 
 
 def _properties(row: SlideRow, stage: str | None, settings: LesionSettings, search: LesionSearch) -> dict[str, Any]:

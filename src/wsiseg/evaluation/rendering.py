@@ -1,21 +1,13 @@
-"""What ``stage.py`` writes besides the submission: tables, reports, pictures and the terminal summary."""
+"""A staging run's report as ``report.json``, ``report.md``, the log summary and the terminal summary."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from wsiseg.atomic import write_text_atomic
-from wsiseg.evaluation import save_gallery
-from wsiseg.labels import SLIDE_LABELS
-from wsiseg.slide import open_slide
-from wsiseg.tasks.stage_record import PartScores, ScoredPart, SlideRow, StageReport
-from wsiseg.tissue import DEFAULT_PARAMS, TissueParams, detect_tissue, save_roi_figure
+from wsiseg.evaluation.records import PartScores, ScoredPart, StageReport
 
 log = logging.getLogger(__name__)
 
@@ -26,73 +18,6 @@ def write_reports(report: StageReport, out: Path) -> None:
     write_text_atomic(out / "report.md", markdown_report(report))
     log_summary(report, out)
     print(terminal_report(report, out), flush=True)
-
-
-def save_pictures(
-    rows: list[SlideRow], settings: DictConfig, out: Path, tissue: TissueParams = DEFAULT_PARAMS
-) -> dict[str, str]:
-    """The gallery of overlays (a few slides per reference label) and the tissue ROI figure of one slide.
-
-    ``tissue``: the detector settings of the ROI figure (the run's ``conf/tissue`` node, as in training and
-    prediction).
-    """
-    made: dict[str, str] = {}
-    per_label = int(settings.gallery_per_label)
-    if per_label > 0:
-        gallery = {
-            label: [(r.heatmap.overlay, f"{r.heatmap.name}\npredicted {r.predicted}")
-                    for r in rows if r.label == label and r.heatmap.overlay and r.heatmap.overlay.is_file()][:per_label]
-            for label in SLIDE_LABELS
-        }  # fmt: skip
-        if any(gallery.values()):
-            made["gallery"] = str(save_gallery(out / "gallery.png", gallery))
-    if settings.roi_figure:
-        order = sorted(rows, key=lambda r: SLIDE_LABELS.index(r.label) if r.label else -1, reverse=True)
-        for r in order:
-            if r.heatmap.slide_path.is_file():
-                try:
-                    with open_slide(r.heatmap.slide_path) as slide:
-                        thumbnail = slide.thumbnail(tissue.thumbnail_mpp)
-                        roi = detect_tissue(thumbnail, tissue.thumbnail_mpp, tissue, slide_mpp=slide.mpp)
-                    made["roi"] = str(save_roi_figure(out / f"roi_{r.heatmap.name}.png", thumbnail, roi))
-                except (OSError, ValueError) as err:
-                    log.warning("no ROI figure for %s: %s", r.heatmap.slide_path, err)
-                break
-    return made
-
-
-def _csv_text(header: list[str], lines: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(lines)
-    return buffer.getvalue()
-
-
-def write_features(path: Path, rows: list[SlideRow]) -> None:
-    """``features.csv``: slide, patient, part (fit / test), label, then every named feature."""
-    names = sorted(rows[0].features)
-    lines = [
-        [r.heatmap.slide, r.patient, r.part, r.label or ""] + [f"{r.features[n]:.6g}" for n in names] for r in rows
-    ]
-    write_text_atomic(path, _csv_text(["slide", "patient", "part", "label", *names], lines))
-
-
-def write_predictions(path: Path, rows: list[SlideRow]) -> None:
-    """``predictions.csv``: per slide its label, prediction, out-of-fold prediction and class probabilities.
-
-    ``p_<label>``: the probabilities of the classifier as used for the submission (in-sample for a slide it was
-    fitted on); ``oof_p_<label>``: a fitted slide's out-of-fold ones, which its scores come from.
-    """
-    header = ["slide", "patient", "part", "label", "label_source", "predicted", "out_of_fold"]
-    header += [f"p_{name}" for name in SLIDE_LABELS] + [f"oof_p_{name}" for name in SLIDE_LABELS]
-    lines = []
-    for r in rows:
-        probs = [f"{v:.4f}" for v in r.proba] if r.proba is not None else [""] * len(SLIDE_LABELS)
-        oof = [f"{v:.4f}" for v in r.oof_proba] if r.oof_proba is not None else [""] * len(SLIDE_LABELS)
-        lines.append([r.heatmap.slide, r.patient, r.part, r.label or "", r.label_source, r.predicted, r.oof, *probs,
-                      *oof])  # fmt: skip
-    write_text_atomic(path, _csv_text(header, lines))
 
 
 _TITLES: dict[ScoredPart, tuple[str, str]] = {  # part -> (Markdown heading, terminal title)

@@ -9,10 +9,10 @@ import pytest
 from wsiseg.annotations import Annotation, rasterize, read_asap_xml, tumour_mask, write_asap_xml
 from wsiseg.annotations.geojson import read_geojson
 from wsiseg.annotations.shapes import polygon_annotations
+from wsiseg.classifiers import SlideRow
+from wsiseg.evaluation.lesions import LesionSettings, write_lesions
 from wsiseg.features import HeatmapRecord
 from wsiseg.labels import NodeRecord, PatientRecord
-from wsiseg.tasks.stage_lesions import LesionSettings, write_lesions
-from wsiseg.tasks.stage_record import SlideRow
 
 SLIDE_MPP, HEATMAP_MPP = 0.25, 4.0
 DOWNSAMPLE = HEATMAP_MPP / SLIDE_MPP

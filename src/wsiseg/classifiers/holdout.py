@@ -1,18 +1,34 @@
-"""Which patients ``stage.py`` holds out: the U-Net's test patients, read from the heatmaps' checkpoint."""
+"""Which slides the slide classifier may fit: the U-Net's test patients are held out, read from its checkpoint.
+
+With a classifier fitted earlier (:func:`score_unfitted`), every slide it did not fit is scored instead.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wsiseg.classifiers.rows import SlideRow
 from wsiseg.cohorts import SlideRecord
 from wsiseg.errors import CheckpointError
 from wsiseg.sampling import split_from_data_config
-from wsiseg.tasks.stage_record import SlideRow, TrainingRun
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """The checkpoint behind the heatmaps and its TensorBoard folder, when known and still there."""
+
+    checkpoint: Path | None = None
+    tensorboard: Path | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """The known paths, by name."""
+        return {k: str(v) for k, v in (("checkpoint", self.checkpoint), ("tensorboard", self.tensorboard)) if v}
 
 
 def heatmaps_checkpoints(rows: Sequence[SlideRow]) -> tuple[Path, ...] | None:
@@ -142,3 +158,16 @@ def training_run(checkpoints: Sequence[Path] | None, states: Sequence[dict[str, 
 
     # absolute, like every other path of the report (predict.py records the checkpoint as it was given)
     return TrainingRun(Path(checkpoints[0]).resolve(), tensorboard_folder(states[0]))
+
+
+def score_unfitted(rows: Sequence[SlideRow], fitted_on: Sequence[str], holdout: str) -> None:
+    """With a classifier fitted earlier: every slide it did not fit is scored (``test``), none it did fit.
+
+    Under ``holdout=checkpoint`` the slides whose patients the U-Net trained on stay unscored (``fit``) too.
+    """
+    seen = {name.lower() for name in fitted_on}
+    for row in rows:
+        in_sample = row.heatmap.name.lower() in seen or (holdout == "checkpoint" and row.trained_on)
+        row.part = "fit" if in_sample else "test"
+    scored = sum(r.part == "test" for r in rows)
+    log.info("the fitted classifier scores %d of %d slides (%d it was fitted on)", scored, len(rows), len(seen))

@@ -18,6 +18,7 @@ where they are. Every text from data (names, paths, config values) is escaped; n
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shlex
 from collections import defaultdict
@@ -30,15 +31,15 @@ from urllib.request import pathname2url
 
 import cv2
 import numpy as np
-from omegaconf import OmegaConf
 
 from wsiseg.atomic import write_text_atomic
-from wsiseg.evaluation import BootstrapCI
+from wsiseg.classifiers import SlideRow
+from wsiseg.evaluation.bootstrap import BootstrapCI
+from wsiseg.evaluation.html_page import page
+from wsiseg.evaluation.lesions import LesionMeasures
+from wsiseg.evaluation.records import StageReport
+from wsiseg.evaluation.scores import PART_TITLES, confusion_name
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS, parse_node
-from wsiseg.tasks.stage_html_page import page
-from wsiseg.tasks.stage_lesions import LesionMeasures
-from wsiseg.tasks.stage_record import SlideRow, StageReport
-from wsiseg.tasks.stage_scores import PART_TITLES, confusion_name
 
 #: Lesions listed per slide, largest first (all of them are in the slide's lesion files).
 MAX_LESIONS = 10
@@ -56,12 +57,14 @@ class HtmlInputs:
         rows: every slide's row.
         stages: the submitted pN stage of every staged patient.
         provenance: the run's ``run.json`` (time, versions, git revision, command, resolved config).
+        config_text: the resolved config as the page shows it (YAML, from the task); ``""``: run.json's as JSON.
     """
 
     report: StageReport
     rows: Sequence[SlideRow]
     stages: Mapping[str, str]
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    config_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def render_html(inputs: HtmlInputs, out_dir: Path, overlay_px: int = 320) -> str
     nav = tag("p", " &middot; ".join(tag("a", text, href=href) for href, text in links), class_="sub")
     body = [tag("h1", f"wsiseg stage: {escape(out_dir.name)}"), nav, _summary(inputs, out_dir),
             _scores(inputs.report), _figures(inputs.report, out_dir), _patients(inputs, out_dir, overlay_px),
-            _provenance(inputs.provenance)]  # fmt: skip
+            _provenance(inputs.provenance, inputs.config_text)]  # fmt: skip
     return page(f"wsiseg stage report: {out_dir.name}", "\n".join(body))
 
 
@@ -354,7 +357,7 @@ def _lesion_table(measures: Sequence[LesionMeasures] | None) -> str:
     return tag("table", tag("thead", tag("tr", head)) + tag("tbody", body), class_="lesions") + note
 
 
-def _provenance(run: Mapping[str, Any]) -> str:
+def _provenance(run: Mapping[str, Any], config_text: str = "") -> str:
     """``run.json``: when, where and with what the run was made, and its resolved config."""
     if not run:
         return _section("provenance", "Provenance and config", tag("p", "no run record", class_="muted"))
@@ -363,7 +366,7 @@ def _provenance(run: Mapping[str, Any]) -> str:
     items.insert(2, ("command", tag("code", escape(command))))
     packages = _facts([(k, escape(str(v))) for k, v in (run.get("packages") or {}).items()])
     config = run.get("config")
-    text = OmegaConf.to_yaml(OmegaConf.create(config)) if isinstance(config, dict) else str(config)
+    text = config_text or (json.dumps(config, indent=2) if isinstance(config, dict) else str(config))
     content = (_facts(items) + tag("details", tag("summary", "package versions") + packages)
                + tag("details", tag("summary", "config (resolved, as run.json records it)")
                      + tag("pre", escape(text)), open=""))  # fmt: skip

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from wsiseg.classifiers import TrainingRun
 from wsiseg.evaluation import BootstrapCI, DetectionResult, FrocResult, class_report
+from wsiseg.evaluation.records import PartScores, PatientScore, Pictures, StageReport, StagingScores
+from wsiseg.evaluation.rendering import log_summary, markdown_report, terminal_report, write_reports
 from wsiseg.features import FeatureSpec
 from wsiseg.labels import PN_STAGES, SLIDE_LABELS
-from wsiseg.tasks.stage_record import PartScores, PatientScore, Pictures, StageReport, StagingScores, TrainingRun
-from wsiseg.tasks.stage_report import log_summary, markdown_report, terminal_report, write_reports
 
 
 @pytest.fixture

@@ -14,14 +14,15 @@ import torch
 
 from tests.conftest import compose_config
 from tests.tasks.chromium import Chromium, chromium_path
+from wsiseg.classifiers import SlideRow
 from wsiseg.evaluation import DetectionResult
+from wsiseg.evaluation.html import MAX_LESIONS, HtmlInputs, render_html
+from wsiseg.evaluation.records import StageReport
 from wsiseg.features import FeatureSpec, HeatmapRecord
 from wsiseg.labels import PN_STAGES, read_stage_labels
 from wsiseg.model.spec import DATAMODULE_KEY
 from wsiseg.synth.heatmaps import HeatmapCohortSpec, write_heatmap_cohort
 from wsiseg.tasks.stage import run
-from wsiseg.tasks.stage_html import MAX_LESIONS, HtmlInputs, render_html
-from wsiseg.tasks.stage_record import SlideRow, StageReport
 
 PATIENTS = 10
 VOID = {"meta", "link", "img", "br", "input", "hr"}

@@ -1,4 +1,4 @@
-"""What the ``stage.py`` task knows and reports: one row per slide, and the run's report record."""
+"""What a staging run reports: the scores of each scored part, and the run's report record (``report.json``)."""
 
 from __future__ import annotations
 
@@ -9,60 +9,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from wsiseg.annotations import GroupRole
-from wsiseg.cohorts import LabelSource, SlideInfo, Subset
-from wsiseg.evaluation import BootstrapCI, ClassReport, DetectionResult
-from wsiseg.features import FeatureSpec, HeatmapRecord
-from wsiseg.labels import SlideLabel
+from wsiseg.classifiers import TrainingRun
+from wsiseg.evaluation.bootstrap import BootstrapCI
+from wsiseg.evaluation.detection import DetectionResult
+from wsiseg.evaluation.lesions import LesionSummary
+from wsiseg.evaluation.report import ClassReport
+from wsiseg.features import FeatureSpec
 from wsiseg.staging import MissingNode
-from wsiseg.tasks.stage_lesions import LesionSummary
 
-#: ``fit``: the slide classifier may learn from the slide; ``test``: a held-out patient's slide.
-Part = Literal["fit", "test"]
 #: What is scored: ``test``, the held-out patients' predictions; ``cv``, the fitted slides' out-of-fold ones.
 ScoredPart = Literal["test", "cv"]
-
-
-@dataclass
-class SlideRow:
-    """Everything known about one slide with a heatmap, filled in step by step.
-
-    Attributes:
-        heatmap: the slide's heatmap.
-        patient, dataset, label, annotation, label_source, has_tumour, group_roles: what the cohort says (see
-            :class:`~wsiseg.cohorts.SlideInfo`).
-        subset: ``training`` or ``testing`` (the challenge's test set, by the cohort or the slide's name).
-        part: ``fit`` or ``test`` (a held-out patient, or a slide the classifier did not fit).
-        trained_on: whether the U-Net trained (or validated) on the slide's patient, when its split is known.
-        features: the heatmap's features by name.
-        predicted: the classifier's label.
-        oof: the out-of-fold prediction (fitted slides with labels), ``""`` if none.
-        proba: the classifier's class probabilities, in :data:`~wsiseg.labels.SLIDE_LABELS` order, if given.
-        oof_proba: the out-of-fold class probabilities of a fitted slide, if given.
-    """
-
-    heatmap: HeatmapRecord
-    patient: str
-    dataset: str = ""
-    label: SlideLabel | None = None
-    annotation: Path | None = None
-    label_source: LabelSource = ""
-    has_tumour: bool | None = None
-    group_roles: tuple[tuple[str, GroupRole], ...] = ()
-    subset: Subset = "training"
-    part: Part = "fit"
-    trained_on: bool = False
-    features: dict[str, float] = field(default_factory=dict)
-    predicted: str = ""
-    oof: str = ""
-    proba: np.ndarray | None = None
-    oof_proba: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, heatmap: HeatmapRecord, info: SlideInfo) -> SlideRow:
-        """A heatmap's row, with what the cohort says about its slide."""
-        return cls(heatmap, info.patient, info.dataset or "", info.label, info.annotation, info.label_source,
-                   info.has_tumour, info.group_roles, info.subset)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,18 +88,6 @@ class Pictures:
     def as_dict(self) -> dict[str, str]:
         """The pictures written, by name."""
         return {k: v for k, v in (("gallery", self.gallery), ("roi", self.roi)) if v is not None}
-
-
-@dataclass(frozen=True)
-class TrainingRun:
-    """The checkpoint behind the heatmaps and its TensorBoard folder, when known and still there."""
-
-    checkpoint: Path | None = None
-    tensorboard: Path | None = None
-
-    def as_dict(self) -> dict[str, str]:
-        """The known paths, by name."""
-        return {k: str(v) for k, v in (("checkpoint", self.checkpoint), ("tensorboard", self.tensorboard)) if v}
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,27 @@
-"""``stage.py``'s scores where labels are known: slide and patient reports, the kappa, detection scores."""
+"""A staging run's scores where labels are known: slide and patient reports, the kappa, detection scores."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from omegaconf import DictConfig, OmegaConf
-
-from wsiseg.evaluation import (
+from wsiseg.classifiers import SlideRow
+from wsiseg.evaluation.bootstrap import (
+    DEFAULT_BOOTSTRAP,
     BootstrapCI,
-    DetectionResult,
-    DetectionSettings,
-    DetectionSlide,
+    BootstrapSettings,
     RateRun,
     bootstrap_kappa,
     bootstrap_mean_rate,
-    class_report,
-    detection_scores,
-    save_confusion_png,
-    save_froc_png,
-    stage_kappa,
 )
-from wsiseg.labels import PN_STAGES, SLIDE_LABELS, PatientRecord, SlideLabel, patient_of_node, write_stage_labels
-from wsiseg.staging import stage_complete_patients
-from wsiseg.tasks.stage_record import PartScores, PatientScore, ScoredPart, SlideRatesCI, SlideRow, StagingScores
+from wsiseg.evaluation.detection import DetectionResult, DetectionSettings, DetectionSlide, detection_scores
+from wsiseg.evaluation.kappa import stage_kappa
+from wsiseg.evaluation.records import PartScores, PatientScore, ScoredPart, SlideRatesCI, StagingScores
+from wsiseg.evaluation.report import class_report, save_confusion_png, save_froc_png
+from wsiseg.labels import PN_STAGES, SLIDE_LABELS, SlideLabel, patient_of_node, write_stage_labels
+from wsiseg.staging import stage_complete
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +34,11 @@ def confusion_name(kind: Literal["slide", "patient"], part: ScoredPart) -> str:
     return f"confusion_{kind}_{part}.png"
 
 
-def stage_complete(labels: Mapping[str, str]) -> list[PatientRecord]:
-    """Stage the CAMELYON17 patients that have all five node slides; warn about the others."""
-    complete, partial = stage_complete_patients(labels)  # type: ignore[arg-type]
-    if partial:
-        log.warning(
-            "%d patients lack node slides and are not staged: %s", len(partial), [p.patient for p in partial][:10]
-        )
-    return complete
-
-
-@dataclass(frozen=True)
-class BootstrapSettings:
-    """``stage.yaml``'s ``bootstrap`` node: the held-out kappa's CI over patients (``n_boot=0``: none)."""
-
-    n_boot: int = 2000
-    level: float = 0.95
-    seed: int = 0
-
-
 def score_parts(
     rows: Sequence[SlideRow],
     reference: Mapping[str, str] | None,
     out: Path,
-    bootstrap: BootstrapSettings = BootstrapSettings(),
+    bootstrap: BootstrapSettings = DEFAULT_BOOTSTRAP,
     fill: Mapping[str, SlideLabel] | None = None,
 ) -> dict[ScoredPart, PartScores]:
     """Scores of the held-out predictions (``test``) and the out-of-fold ones (``cv``), where there are any.
@@ -151,15 +127,14 @@ def _staging(
 
 
 def score_detection(
-    rows: Sequence[SlideRow], froc: DictConfig, out: Path, bootstrap: BootstrapSettings = BootstrapSettings(),
-    scope: str = "held-out",
+    rows: Sequence[SlideRow], settings: DetectionSettings, out: Path,
+    bootstrap: BootstrapSettings = DEFAULT_BOOTSTRAP, scope: str = "held-out",
 ) -> DetectionResult:  # fmt: skip
-    """Lesion FROC (and ``froc.png``) and slide ROC AUC with its interval, with the ``froc:`` settings.
+    """Lesion FROC (and ``froc.png``) and slide ROC AUC with its interval, with the ``froc`` settings.
 
     The classifier's probabilities are a slide's own where the classifier did not fit it (``test`` rows), else
     its out-of-fold ones: no score comes from slides a classifier saw.
     """
-    settings = DetectionSettings(**OmegaConf.to_container(froc, enum_to_str=True))  # type: ignore[arg-type]
     slides = [
         DetectionSlide(r.heatmap, r.label, r.annotation, r.features["max_prob"],
                        r.proba if r.part == "test" else r.oof_proba, r.has_tumour, r.patient, r.group_roles)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from wsiseg.tasks.stage_scores import BootstrapSettings, slide_rates_ci
+from wsiseg.evaluation import BootstrapSettings, slide_rates_ci
 
 
 def test_slide_accuracy_and_recalls_resample_patients():
