@@ -101,7 +101,7 @@ class FeatureClassifier:
 
 
 class DiameterRule:
-    """No training: the largest predicted region's diameter against the 0.2 mm / 2.0 mm cut-offs.
+    """No training: the largest predicted region's diameter against the CAMELYON cut-offs (``size_label``).
 
     Args:
         threshold: the heatmap threshold whose features are used (0.5 -> ``t50_...``).
@@ -118,5 +118,5 @@ class DiameterRule:
         return self
 
     def predict(self, rows: Features) -> list[SlideLabel]:
-        """``negative`` without region, ``itc`` < 0.2 mm, ``micro`` < 2 mm, else ``macro``."""
+        """``negative`` without region, else the diameter's label by :func:`~wsiseg.labels.size_label`."""
         return [size_label(float(r[self.feature])) for r in rows]

@@ -54,12 +54,14 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import label, regionprops
 
+from wsiseg.labels import ITC_MAX_MM
+
 log = logging.getLogger(__name__)
 
 #: False positives per slide at which the FROC score averages the sensitivity.
 EVAL_FPS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 GROWTH_UM = 75.0
-ITC_AXIS_UM = 275.0
+ITC_AXIS_UM = ITC_MAX_MM * 1000 + GROWTH_UM  # 275 um: the ITC cut-off plus the mask's growth
 #: The pyramid level of the official evaluation mask (2**5 = 32 level-0 pixels per mask pixel).
 OFFICIAL_LEVEL = 5
 
