@@ -28,7 +28,7 @@ def test_the_table_names_its_rows_and_the_baseline_comes_first():
                                           "importance sampling", "ensemble of 3", "TTA flips",
                                           "ensemble of 3 + TTA flips"]  # fmt: skip
     assert BY_NAME["ratio 2"].train == ("sampling.neg_pos_ratio=2",)
-    assert BY_NAME["no negative density"].stage == ("classifier.exclude_features=[*_negative_density]",)
+    assert BY_NAME["no negative density"].stage == ("experiment=hard_no_negative_density",)
     assert [v.name for v in select(VARIANTS, ["XGBoost"], quick=False)] == ["baseline", "XGBoost"]
     assert [v.name for v in select(VARIANTS, None, quick=True)] == ["baseline", "rotation on", "XGBoost",
                                                                     "fine-tune control", "mining 1 round"]  # fmt: skip
@@ -118,7 +118,7 @@ def test_later_rounds_follow_the_baselines_model_and_an_ensemble_its_members(tmp
     # the best combination: the ensemble's very models (no training of its own), predicted with TTA
     combined = plan([BY_NAME["ensemble of 3 + TTA flips"]], [2], Common(), tmp_path, "py")[0]
     assert combined.stage.chain()[1:4] == [m0, m1, m2]
-    assert combined.step("predict") != predict and "inference.tta=flips" in combined.step("predict").command
+    assert combined.step("predict") != predict and "experiment=hard_tta" in combined.step("predict").command
 
 
 class FakeLauncher:
@@ -136,7 +136,7 @@ class FakeLauncher:
         run_dir.mkdir(parents=True, exist_ok=True)
         if command[1].endswith("stage.py"):
             seed = int(next(p for p in command if p.startswith("seed=")).split("=")[1])
-            xgboost = "classifier=xgboost" in command
+            xgboost = "experiment=hard_xgboost" in command
             write_cell(run_dir, *(VARIANT_SEED_0 if xgboost and seed == 0 else BASELINE))
         return 0
 
@@ -370,3 +370,24 @@ def test_the_time_left_comes_from_measured_step_times(tmp_path):
     progress(Outcome(steps[3], "done", 10.0, 0))
     assert progress.time_left() == pytest.approx(160 / 3 + 10.0) and progress.bar.n == 1  # a cell is done
     progress.close()
+
+
+def test_rows_of_prediction_and_staging_name_experiment_files_every_command_composes():
+    """A row's predict / stage variant is an experiment of conf/experiment: one name for the row and the CLI."""
+    from hydra.utils import instantiate
+
+    from tests.conftest import CONF, compose_config
+    from wsiseg.classifiers import DiameterRule
+
+    variants, _, _ = load_table()
+    named = {o.split("=", 1)[1]: v for v in variants for o in (*v.predict, *v.stage) if o.startswith("experiment=")}
+    assert {"hard_tta", "hard_xgboost", "hard_diameter_rule", "hard_average_filter"} <= set(named)
+    assert all((CONF / "experiment" / f"{name}.yaml").is_file() for name in named)
+    assert compose_config("predict", ["ckpt_path=x.ckpt", "experiment=hard_tta"]).inference.tta == "flips"
+    stage = compose_config("stage", ["experiment=hard_diameter_rule"])
+    assert isinstance(instantiate(stage.classifier, _convert_="all"), DiameterRule)
+    assert compose_config("stage", ["experiment=hard_average_filter"]).features.average_filter_um == 50
+    assert compose_config("stage", ["experiment=hard_xgboost"]).classifier.estimator._target_ == "xgboost.XGBClassifier"
+    assert compose_config("stage", ["experiment=hard_no_negative_density"]).classifier.exclude_features == [
+        "*_negative_density"
+    ]
