@@ -17,7 +17,7 @@ from wsiseg.slide.writer import TiffOptions, write_pyramid_tiff
 from wsiseg.synth import plan_scene, render_region
 from wsiseg.synth.cells import CELL_KINDS, HISTIOCYTE
 from wsiseg.synth.cohort import lesion_annotations
-from wsiseg.synth.scene import _PLAN_UM, _plan_mask, sinus_band
+from wsiseg.synth.grid import PLAN_UM, plan_mask, sinus_band
 from wsiseg.synth.spec import CentreShift, CohortSpec
 
 
@@ -46,7 +46,7 @@ def negative_scenes(hard):
 
 
 def _tissue_mm2(scene) -> float:
-    return float(_plan_mask(scene.size_wh, scene.mpp, scene.tissue_xy).sum() * (_PLAN_UM / 1000) ** 2)
+    return float(plan_mask(scene.size_wh, scene.mpp, scene.tissue_xy).sum() * (PLAN_UM / 1000) ** 2)
 
 
 def test_lesion_sizes_fall_on_both_sides_of_each_cut_off(hard):
@@ -75,14 +75,14 @@ def test_scattered_itcs_are_single_cells_or_clusters_under_200_cells(itc_scenes)
     counts, sinus_hits = [], []
     for scene in itc_scenes:
         tumour_cells = scene.cells[scene.cells[:, 8] == CELL_KINDS["tumour"]]
-        inside = _plan_mask(scene.size_wh, scene.mpp, scene.tissue_xy)
+        inside = plan_mask(scene.size_wh, scene.mpp, scene.tissue_xy)
         band = sinus_band(inside)
         for lesion in scene.lesions:
             assert not lesion.solid and lesion.diameter_mm < 0.2
             n = _cells_inside(tumour_cells, lesion.vertices_xy)
             assert n == lesion.cells  # every cell of the ITC lies inside its annotation
             counts.append(n)
-            cx, cy = (lesion.vertices_xy.mean(0) * scene.mpp / _PLAN_UM).astype(int)
+            cx, cy = (lesion.vertices_xy.mean(0) * scene.mpp / PLAN_UM).astype(int)
             sinus_hits.append(bool(band[cy, cx]))
     counts = np.array(counts)
     assert counts.max() < 200 and counts.min() >= 1

@@ -13,14 +13,13 @@ import numpy as np
 
 from wsiseg.annotations.geometry import max_feret_diameter
 from wsiseg.labels import SlideLabel
-from wsiseg.synth.cells import empty_cells, histiocyte_cluster, scattered_itc, venule
+from wsiseg.synth.cells import empty_cells, scattered_itc
+from wsiseg.synth.confounders import Fold, PenStroke, artefacts, blur_zones, mimics, pen_strokes
+from wsiseg.synth.grid import PLAN_UM, blob, circles, plan_mask, sample_points, sinus_band, smooth_field
 from wsiseg.synth.spec import CUTOFF_GUARD_MM, CUTOFFS_MM, Centre, CohortSpec
 
-_PLAN_UM = 20.0  # resolution of the coarse masks used to place things, um/px
 _ATTEMPTS = 25  # layouts tried before a preset is declared too small for its lesions
 _LESION_GAP_UM = 250.0  # lesions stay further apart than the 75 um CAMELYON16 merge distance
-_SINUS_UM = (20.0, 250.0)  # the subcapsular sinus: this far under a section's edge
-_ILLUMINATION_SIGMA_UM = 1500.0  # uneven illumination varies over millimetres
 
 
 @dataclass(frozen=True)
@@ -37,23 +36,6 @@ class Lesion:
     def solid(self) -> bool:
         """Whether the outline is filled with tumour (not a scatter of single cells among lymphocytes)."""
         return self.cells == 0
-
-
-@dataclass(frozen=True)
-class PenStroke:
-    """A marker line drawn on the glass."""
-
-    points_xy: np.ndarray  # (N, 2) level-0
-    width_px: float
-    transmission_rgb: tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class Fold:
-    """A tissue fold: a band where the section lies doubled (about twice the stain)."""
-
-    points_xy: np.ndarray  # (N, 2) level-0
-    width_px: float
 
 
 def _no_circles() -> np.ndarray:
@@ -77,29 +59,18 @@ class SlideScene:
     blur_zones: np.ndarray  # (K, 4) x, y, radius, sigma px
     debris: np.ndarray  # (K, 3)
     pen_strokes: tuple[PenStroke, ...]
-    cortex_field: np.ndarray  # coarse (rows, cols) float field in [0, 1] on a _PLAN_UM grid
+    cortex_field: np.ndarray  # coarse (rows, cols) float field in [0, 1] on a PLAN_UM grid
     tumour_nuclei: dict = field(default_factory=dict)  # radius / aspect / ink / density of solid tumour
     cells: np.ndarray = field(default_factory=empty_cells)  # explicit cells (wsiseg.synth.cells.CELL_COLUMNS)
     germinal_centres: np.ndarray = field(default_factory=_no_circles)  # (K, 3) pale centres inside follicles
     folds: tuple[Fold, ...] = ()
     bubbles: np.ndarray = field(default_factory=_no_circles)  # (K, 3) air bubbles under the cover slip
-    illumination_field: np.ndarray | None = None  # coarse gain field on the _PLAN_UM grid (None: even)
+    illumination_field: np.ndarray | None = None  # coarse gain field on the PLAN_UM grid (None: even)
 
     @property
     def plan_px(self) -> float:
         """Level-0 pixels per cell of :attr:`cortex_field`."""
-        return _PLAN_UM / self.mpp
-
-
-def _blob(center_xy: np.ndarray, radii: tuple[float, float], angle: float, rng: np.random.Generator, n: int = 64):
-    """A smooth irregular closed outline: an ellipse whose radius wobbles by a few low harmonics."""
-    phi = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
-    wobble = np.ones_like(phi)
-    for k in range(2, 6):
-        wobble += rng.uniform(0.02, 0.08) * np.cos(k * phi + rng.uniform(0, 2 * np.pi))
-    x, y = radii[0] * wobble * np.cos(phi), radii[1] * wobble * np.sin(phi)
-    c, s = np.cos(angle), np.sin(angle)
-    return np.stack([center_xy[0] + c * x - s * y, center_xy[1] + s * x + c * y], axis=1)
+        return PLAN_UM / self.mpp
 
 
 def _tissue(spec: CohortSpec, size_wh: tuple[int, int], big: bool, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -115,30 +86,8 @@ def _tissue(spec: CohortSpec, size_wh: tuple[int, int], big: bool, rng: np.rando
         centre = np.array([edges[i] + slot_w / 2, h * rng.uniform(0.45, 0.55)])
         rx = slot_w / 2 * spec.tissue_fill * rng.uniform(0.85, 1.0)
         ry = h / 2 * spec.tissue_fill * rng.uniform(0.75, 1.0)
-        pieces.append(_blob(centre, (rx, ry), rng.uniform(-0.2, 0.2), rng, n=96))
+        pieces.append(blob(centre, (rx, ry), rng.uniform(-0.2, 0.2), rng, n=96))
     return tuple(pieces)
-
-
-def _plan_mask(size_wh: tuple[int, int], mpp: float, polygons, circles=None) -> np.ndarray:
-    """Rasterise outlines (and subtract circles) on the coarse planning grid."""
-    scale = mpp / _PLAN_UM
-    shape = (int(np.ceil(size_wh[1] * scale)), int(np.ceil(size_wh[0] * scale)))
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(p * scale * 16).astype(np.int32) for p in polygons], 1, shift=4)
-    for x, y, r in [] if circles is None else circles:
-        cv2.circle(mask, (int(x * scale), int(y * scale)), int(np.ceil(r * scale)) + 1, 0, -1)
-    return mask.astype(bool)
-
-
-def _sample_points(allowed: np.ndarray, clearance_px: float, mpp: float, rng, count: int) -> np.ndarray:
-    """Up to ``count`` random level-0 points at least ``clearance_px`` inside ``allowed`` (a plan mask)."""
-    dist = cv2.distanceTransform(np.pad(allowed, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    rows, cols = np.nonzero(dist * _PLAN_UM / mpp > clearance_px)
-    if rows.size == 0:
-        return np.zeros((0, 2))
-    pick = rng.choice(rows.size, size=min(count, rows.size), replace=False)
-    jitter = rng.uniform(-0.5, 0.5, (pick.size, 2))
-    return (np.stack([cols[pick], rows[pick]], axis=1) + 0.5 + jitter) * _PLAN_UM / mpp
 
 
 def _diameter(kind: SlideLabel, spec: CohortSpec, rng) -> float:
@@ -171,7 +120,7 @@ def _lesion_sizes(label: SlideLabel, spec: CohortSpec, rng) -> list[tuple[SlideL
 
 def _jagged(center_xy: np.ndarray, radii: tuple[float, float], angle: float, rng) -> np.ndarray:
     """An infiltrative outline: the smooth blob plus high harmonics and finger-like protrusions."""
-    outline = _blob(center_xy, radii, angle, rng, n=256) - center_xy
+    outline = blob(center_xy, radii, angle, rng, n=256) - center_xy
     phi = np.linspace(0.0, 2 * np.pi, len(outline), endpoint=False)
     gain = np.ones_like(phi)
     for k in range(6, 30):
@@ -193,25 +142,19 @@ def _lesion(label: SlideLabel, diameter_mm: float, centre_xy, mpp: float, rng, s
     if label == "itc" and spec.lesions.itc_style == "scattered":
         outline, cells = scattered_itc(2 * radius, np.asarray(centre_xy), mpp, spec.lesions, rng)
         return Lesion(label, outline, (), float(max_feret_diameter(outline) * mpp / 1000), len(cells)), cells
-    shape = _jagged if label == "micro" and spec.lesions.micro_border == "infiltrative" else _blob
+    shape = _jagged if label == "micro" and spec.lesions.micro_border == "infiltrative" else blob
     outline = shape(np.asarray(centre_xy), (radius, radius * rng.uniform(0.55, 0.9)), rng.uniform(0, np.pi), rng)
     outline = centre_xy + (outline - centre_xy) * (2 * radius / max_feret_diameter(outline))
     cutouts = ()
     if label == "macro" and rng.random() < 0.5:
         hole_r = radius * rng.uniform(0.1, 0.2)
-        cutouts = (_blob(np.asarray(centre_xy) + rng.uniform(-0.2, 0.2, 2) * radius, (hole_r, hole_r * 0.7), 0.0, rng),)
+        cutouts = (blob(np.asarray(centre_xy) + rng.uniform(-0.2, 0.2, 2) * radius, (hole_r, hole_r * 0.7), 0.0, rng),)
     return Lesion(label, outline, cutouts, float(max_feret_diameter(outline) * mpp / 1000)), empty_cells()
-
-
-def sinus_band(tissue_mask: np.ndarray) -> np.ndarray:
-    """The subcapsular sinus on the planning grid: tissue between 20 and 250 um under a section's edge."""
-    depth = cv2.distanceTransform(np.pad(tissue_mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1] * _PLAN_UM
-    return (depth > _SINUS_UM[0]) & (depth < _SINUS_UM[1])
 
 
 def _place_lesions(label, spec, tissue, size_wh, mpp, rng) -> tuple[tuple[Lesion, ...], np.ndarray]:
     """Place each lesion where its whole outline lies inside tissue, clear of the other lesions."""
-    inside = _plan_mask(size_wh, mpp, tissue)
+    inside = plan_mask(size_wh, mpp, tissue)
     free = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     sinus = sinus_band(inside)
     lesions: list[Lesion] = []
@@ -227,9 +170,9 @@ def _place_lesions(label, spec, tissue, size_wh, mpp, rng) -> tuple[tuple[Lesion
         lesions.append(lesion)
         cells.append(lesion_cells)
         grown = cv2.dilate(
-            _plan_mask(size_wh, mpp, [lesion.vertices_xy]).astype(np.uint8),
+            plan_mask(size_wh, mpp, [lesion.vertices_xy]).astype(np.uint8),
             np.ones((3, 3), np.uint8),
-            iterations=int(np.ceil(_LESION_GAP_UM / _PLAN_UM)),
+            iterations=int(np.ceil(_LESION_GAP_UM / PLAN_UM)),
         )
         free &= ~grown.astype(bool)
     return tuple(lesions), np.concatenate(cells)
@@ -238,26 +181,11 @@ def _place_lesions(label, spec, tissue, size_wh, mpp, rng) -> tuple[tuple[Lesion
 def _fit_lesion(kind, diameter_mm, free, size_wh, mpp, rng, spec, tries: int = 40):
     """Try random spots (with room for the lesion's short axis) until an outline falls wholly in ``free``."""
     radius = diameter_mm * 1000 / mpp / 2
-    for spot in _sample_points(free, radius * 0.5, mpp, rng, tries):
+    for spot in sample_points(free, radius * 0.5, mpp, rng, tries):
         lesion, cells = _lesion(kind, diameter_mm, spot, mpp, rng, spec)
-        if not (_plan_mask(size_wh, mpp, [lesion.vertices_xy]) & ~free).any():
+        if not (plan_mask(size_wh, mpp, [lesion.vertices_xy]) & ~free).any():
             return lesion, cells
     return None, empty_cells()
-
-
-def _circles(mask: np.ndarray, mpp: float, rng, count: int, radius_um: tuple[float, float]) -> np.ndarray:
-    radii = rng.uniform(*radius_um, count) / mpp
-    points = _sample_points(mask, radius_um[1] / mpp, mpp, rng, count)
-    return np.column_stack([points, radii[: len(points)]]) if len(points) else np.zeros((0, 3))
-
-
-def _pen_strokes(size_wh, mpp, rng) -> tuple[PenStroke, ...]:
-    colours = [(0.30, 0.70, 0.40), (0.25, 0.35, 0.85), (0.15, 0.15, 0.18)]
-    w, h = size_wh
-    start = np.array([rng.uniform(0.05, 0.95) * w, rng.choice([0.04, 0.96]) * h])
-    steps = rng.normal(0, 0.08, (int(rng.integers(3, 7)), 2)) * [w, h * 0.1]
-    points = np.clip(start + np.cumsum(steps, axis=0), 0, [w - 1, h - 1])
-    return (PenStroke(points, rng.uniform(60, 150) / mpp, colours[int(rng.integers(3))]),)
 
 
 def centre_stains(spec: CohortSpec, index: int, rng: np.random.Generator | None = None) -> Centre:
@@ -278,68 +206,6 @@ def centre_stains(spec: CohortSpec, index: int, rng: np.random.Generator | None 
             vectors.append(tuple(float(x) for x in moved * np.linalg.norm(v) / np.linalg.norm(moved)))
         centre = replace(centre, hematoxylin_rgb=vectors[0], eosin_rgb=vectors[1], stain_strength=strength)
     return centre
-
-
-def _mimics(spec: CohortSpec, healthy: np.ndarray, sinus: np.ndarray, mpp: float, rng) -> tuple[np.ndarray, ...]:
-    """Germinal-centre follicles (outer circles, pale centres) and the cells of histiocytes and venules."""
-    area_mm2 = healthy.sum() * (_PLAN_UM / 1000) ** 2
-    mimics = spec.mimics
-    follicles = _circles(healthy, mpp, rng, rng.poisson(mimics.germinal_centres_per_mm2 * area_mm2), (150, 320))
-    centres = follicles.copy()
-    centres[:, 2] *= rng.uniform(0.5, 0.7, len(centres))
-    cells = [empty_cells()]
-    n_groups = rng.poisson(mimics.histiocyte_clusters_per_mm2 * area_mm2)
-    in_sinus = rng.random(n_groups) < 0.7  # sinus histiocytosis: most groups lie in the sinus
-    for where, count in ((healthy & sinus, int(in_sinus.sum())), (healthy, int((~in_sinus).sum()))):
-        for spot in _sample_points(where, 40 / mpp, mpp, rng, count):
-            cells.append(
-                histiocyte_cluster(spot, int(rng.integers(*mimics.histiocytes_per_cluster, endpoint=True)), mpp, rng)
-            )
-    for spot in _sample_points(healthy, 30 / mpp, mpp, rng, rng.poisson(mimics.hev_per_mm2 * area_mm2)):
-        cells.append(venule(spot, mpp, rng))
-    return follicles, centres, np.concatenate(cells)
-
-
-def _folds(tissue, size_wh, mpp, rng) -> tuple[Fold, ...]:
-    """A fold across one section: a gently curved band 40-150 um wide, 0.5-2 mm long."""
-    inside = _plan_mask(size_wh, mpp, tissue)
-    start = _sample_points(inside, 0.0, mpp, rng, 1)
-    if not len(start):
-        return ()
-    heading, length = rng.uniform(0, 2 * np.pi), rng.uniform(500, 2000) / mpp
-    turns = heading + np.cumsum(rng.normal(0, 0.25, 6))
-    steps = np.stack([np.cos(turns), np.sin(turns)], axis=1) * length / 6
-    return (Fold(np.concatenate([start, start + np.cumsum(steps, axis=0)]), rng.uniform(40, 150) / mpp),)
-
-
-def _smooth_field(shape: tuple[int, ...], sigma_um: float, rng) -> np.ndarray:
-    """A smooth random field in [0, 1] on the planning grid."""
-    values = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), sigma_um / _PLAN_UM)
-    return (values - values.min()) / max(float(np.ptp(values)), 1e-6)
-
-
-def _artefacts(spec: CohortSpec, tissue, size_wh, mpp, field_shape, rng):
-    """Folds, air bubbles and the illumination gain field of a slide (the ``artefacts`` knobs)."""
-    knobs = spec.artefacts
-    folds = _folds(tissue, size_wh, mpp, rng) if rng.random() < knobs.fold_probability else ()
-    bubbles = np.zeros((0, 3))
-    if rng.random() < knobs.bubble_probability:
-        everywhere = np.ones(_plan_mask(size_wh, mpp, tissue).shape, bool)
-        bubbles = _circles(everywhere, mpp, rng, int(rng.integers(1, 4)), (120, 500))
-    gain = None
-    if knobs.illumination > 0:
-        gain = 1 + knobs.illumination * (2 * _smooth_field(field_shape, _ILLUMINATION_SIGMA_UM, rng) - 1)
-    return folds, bubbles, gain
-
-
-def _blur_zones(spec: CohortSpec, healthy, mpp, rng) -> np.ndarray:
-    """Out-of-focus zones (x, y, radius, sigma), on a share ``blur_probability`` of the slides."""
-    if not rng.random() < spec.blur_probability:
-        return np.zeros((0, 4))
-    lo, hi = spec.artefacts.blur_zones
-    zones = _circles(healthy, mpp, rng, int(rng.integers(lo, hi + 1)) if hi > lo else lo, (300, 700))
-    sigma = rng.uniform(2.5, 5.0, len(zones)) if len(zones) > 1 else np.full(len(zones), rng.uniform(2.5, 5.0))
-    return np.column_stack([zones, sigma / mpp])
 
 
 def _layout(label: SlideLabel, spec: CohortSpec, mpp: float, seed: int):
@@ -370,21 +236,21 @@ def plan_scene(name: str, label: SlideLabel, spec: CohortSpec, centre_index: int
     """
     mpp = spec.centre_mpp(centre_index)
     rng, size_wh, tissue, lesions, itc_cells = _layout(label, spec, mpp, seed)
-    inside = _plan_mask(size_wh, mpp, tissue)
-    healthy = inside & ~_plan_mask(size_wh, mpp, [ls.vertices_xy for ls in lesions])
-    area_mm2 = healthy.sum() * (_PLAN_UM / 1000) ** 2
-    follicles = _circles(healthy, mpp, rng, rng.poisson(spec.follicles_per_mm2 * area_mm2), (120, 300))
-    fat = _circles(healthy, mpp, rng, rng.poisson(spec.fat_holes_per_mm2 * area_mm2), (25, 90))
-    blur = _blur_zones(spec, healthy, mpp, rng)
+    inside = plan_mask(size_wh, mpp, tissue)
+    healthy = inside & ~plan_mask(size_wh, mpp, [ls.vertices_xy for ls in lesions])
+    area_mm2 = healthy.sum() * (PLAN_UM / 1000) ** 2
+    follicles = circles(healthy, mpp, rng, rng.poisson(spec.follicles_per_mm2 * area_mm2), (120, 300))
+    fat = circles(healthy, mpp, rng, rng.poisson(spec.fat_holes_per_mm2 * area_mm2), (25, 90))
+    blur = blur_zones(spec, healthy, mpp, rng)
     background = ~inside
-    debris = _circles(background, mpp, rng, int(rng.integers(*spec.debris_per_slide, endpoint=True)), (6, 25))
-    pen = _pen_strokes(size_wh, mpp, rng) if rng.random() < spec.pen_probability else ()
-    field_shape = tuple(int(np.ceil(s * mpp / _PLAN_UM)) + 2 for s in size_wh[::-1])
-    cortex = _smooth_field(field_shape, 300, rng)
+    debris = circles(background, mpp, rng, int(rng.integers(*spec.debris_per_slide, endpoint=True)), (6, 25))
+    pen = pen_strokes(size_wh, mpp, rng) if rng.random() < spec.pen_probability else ()
+    field_shape = tuple(int(np.ceil(s * mpp / PLAN_UM)) + 2 for s in size_wh[::-1])
+    cortex = smooth_field(field_shape, 300, rng)
     hard = np.random.default_rng((seed, 1))  # the hard knobs draw from their own stream: the demo stays as it was
-    clear = healthy & ~_plan_mask(size_wh, mpp, [], follicles) if len(follicles) else healthy
-    secondary, germinal, mimic_cells = _mimics(spec, clear, sinus_band(inside), mpp, hard)
-    folds, bubbles, gain = _artefacts(spec, tissue, size_wh, mpp, field_shape, hard)
+    clear = healthy & ~plan_mask(size_wh, mpp, [], follicles) if len(follicles) else healthy
+    secondary, germinal, mimic_cells = mimics(spec, clear, sinus_band(inside), mpp, hard)
+    folds, bubbles, gain = artefacts(spec, tissue, size_wh, mpp, field_shape, hard)
     return SlideScene(
         name,
         label,
