@@ -8,8 +8,6 @@ table as written.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from wsiseg.annotations import GroupRole
-from wsiseg.atomic import write_text_atomic
+from wsiseg.atomic import write_csv_atomic
 from wsiseg.cohorts import LabelSource, SlideInfo, SlideRecord, Subset, slide_info
 from wsiseg.features import HeatmapRecord
 from wsiseg.labels import SLIDE_LABELS, SlideLabel
@@ -89,21 +87,13 @@ def slide_rows(
     return rows
 
 
-def _csv_text(header: list[str], lines: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(lines)
-    return buffer.getvalue()
-
-
 def write_features(path: Path, rows: Sequence[SlideRow]) -> None:
     """``features.csv``: slide, patient, part (fit / test), label, then every named feature."""
     names = sorted(rows[0].features)
     lines = [
         [r.heatmap.slide, r.patient, r.part, r.label or ""] + [f"{r.features[n]:.6g}" for n in names] for r in rows
     ]
-    write_text_atomic(path, _csv_text(["slide", "patient", "part", "label", *names], lines))
+    write_csv_atomic(path, ["slide", "patient", "part", "label", *names], lines)
 
 
 def write_predictions(path: Path, rows: Sequence[SlideRow]) -> None:
@@ -120,4 +110,4 @@ def write_predictions(path: Path, rows: Sequence[SlideRow]) -> None:
         oof = [f"{v:.4f}" for v in r.oof_proba] if r.oof_proba is not None else [""] * len(SLIDE_LABELS)
         lines.append([r.heatmap.slide, r.patient, r.part, r.label or "", r.label_source, r.predicted, r.oof, *probs,
                       *oof])  # fmt: skip
-    write_text_atomic(path, _csv_text(header, lines))
+    write_csv_atomic(path, header, lines)

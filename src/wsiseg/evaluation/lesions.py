@@ -15,8 +15,6 @@ annotated slide's lesions are scored against its annotation here. In ``<out_dir>
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 from collections.abc import Sequence
@@ -27,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from wsiseg.annotations import DEFAULT_GROUP_ROLES, Annotation, rasterize, tumour_mask
-from wsiseg.atomic import write_text_atomic
+from wsiseg.atomic import write_csv_atomic
 from wsiseg.classifiers import SlideRow
 from wsiseg.errors import AnnotationError
 from wsiseg.features import load_heatmap
@@ -134,7 +132,9 @@ def write_lesions(
                     settings.max_per_slide, settings.threshold, capped[worst], worst,
                     settings.max_per_slide)  # fmt: skip
     summary = LesionSummary(folder, counts, iou, measures)
-    write_text_atomic(folder / "summary.csv", _summary_csv(summary))
+    lines = [[name, *(n[c] for c in CLASS_COLORS), "" if (s := iou.get(name)) is None else f"{s:.4f}"]
+             for name, n in counts.items()]  # fmt: skip
+    write_csv_atomic(folder / "summary.csv", ["slide", *CLASS_COLORS, "iou_with_annotation"], lines)
     log.info("lesions of %d slides -> %s (mean IoU with annotations %.3f over %d slides)", len(counts), folder,
              summary.mean_iou, len(iou))  # fmt: skip
     return summary
@@ -168,13 +168,3 @@ def _annotation_iou(row: SlideRow, records: Sequence[Annotation], shape_hw: tupl
     if not reference.any():
         return None
     return float(np.count_nonzero(reference & predicted) / union)
-
-
-def _summary_csv(summary: LesionSummary) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["slide", *CLASS_COLORS, "iou_with_annotation"])
-    for name, counts in summary.counts.items():
-        score = summary.iou.get(name)
-        writer.writerow([name, *(counts[c] for c in CLASS_COLORS), "" if score is None else f"{score:.4f}"])
-    return buffer.getvalue()
