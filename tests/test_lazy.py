@@ -31,3 +31,10 @@ def test_a_name_spelt_like_its_module_is_the_function():
 
     assert froc is froc_module.froc
     assert callable(froc)
+
+
+def test_the_config_schemas_cost_no_sklearn_torch_or_matplotlib():
+    """Every entry script imports wsiseg.tasks (the schemas) first: it must not pay for the heavy libraries."""
+    check = "import sys, wsiseg.tasks; print(sorted({'sklearn', 'torch', 'matplotlib', 'xgboost'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

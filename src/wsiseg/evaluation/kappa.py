@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 
 from wsiseg.errors import LabelError
 from wsiseg.labels import PN_STAGES, read_patient_stages
@@ -46,6 +45,8 @@ def stage_kappa(reference: Sequence[str], predicted: Sequence[str]) -> float:
     Stages are ordered pN0 < pN0(i+) < pN1mi < pN1 < pN2. NaN (with scikit-learn's ``UndefinedMetricWarning``)
     where the kappa is undefined: every reference and predicted stage is one and the same stage (0 / 0).
     """
+    from sklearn.metrics import cohen_kappa_score  # here: the bootstrap (and every config schema) needs no sklearn
+
     return float(cohen_kappa_score(list(reference), list(predicted), labels=list(PN_STAGES), weights="quadratic"))
 
 
