@@ -67,6 +67,7 @@ def test_stage_writes_submission_reports_and_scores(cohort, tmp_path):
     assert json.loads((out / "report.json").read_text()) == json.loads(result.report.to_json())  # rendered once
 
 
+@pytest.mark.slow  # ~9 s, two 100-slide runs; the fast suite's end-to-end run checks the rerun's cache hits too
 def test_a_second_run_reuses_every_cached_feature(cohort, tmp_path, monkeypatch, caplog):
     heatmaps, labels = cohort
     first = run(stage_cfg(heatmaps, labels, tmp_path / "a", "holdout=none", "cv_folds=0"))
