@@ -2,11 +2,13 @@
 #   make demo   install, then the whole paper on the embedded synthetic cohort: generate, train, predict,
 #               classify slides, stage patients, write the submission and score the held-out patients
 #   make test   install, then run the linter, build the documentation site and run the test suite
-# CPU build of torch by default; a GPU machine installs its CUDA build with e.g.
-#   make test TORCH_SPEC="torch==2.13.0" PIP_TORCH_ARGS="--index-url <your CUDA wheel index>"
+# CPU build of torch by default, with PyPI's torchvision of the same release (timm and smp need it; its CUDA-built
+# C++ operators do not load beside the CPU torch, which `python -m wsiseg.compat` makes harmless). A GPU machine
+# installs the CUDA builds of both with e.g.
+#   make test TORCH_SPEC="torch==2.13.0 torchvision==0.28.0" PIP_TORCH_ARGS="--index-url <your CUDA wheel index>"
 PYTHON ?= python3
 VENV ?= .venv
-TORCH_SPEC ?= torch==2.13.0
+TORCH_SPEC ?= torch==2.13.0 torchvision==0.28.0
 PIP_TORCH_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -16,8 +18,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)" $(PIP_TORCH_ARGS)
+	$(PY) -m pip install --quiet $(TORCH_SPEC) $(PIP_TORCH_ARGS)
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m wsiseg.compat
 	touch $(STAMP)
 
 setup: $(STAMP)

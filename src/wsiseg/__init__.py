@@ -2,12 +2,16 @@
 
 The package mirrors the pipeline; each subpackage is one stage and imports only from the stages before it:
 ``slide`` -> ``annotations`` -> ``cohorts`` -> ``tissue`` -> ``sampling`` -> ``data`` -> ``model`` -> ``inference`` ->
-``mining`` -> ``features`` -> ``classifiers`` -> ``staging`` -> ``evaluation``, with ``synth`` (the synthetic cohort)
-and ``tasks`` (the commands, the only code that reads configs) on top; ``errors``, ``labels`` and a few file helpers
-are shared by all (``tests/test_layers.py`` checks it).
+``export`` -> ``mining`` -> ``features`` -> ``classifiers`` -> ``staging`` -> ``evaluation``, with ``synth`` (the
+synthetic cohort) and ``tasks`` (the commands, the only code that reads configs) on top; ``errors``, ``labels``,
+``compat`` (torchvision beside torch's CPU build) and a few file helpers are shared by all (``tests/test_layers.py``
+checks it).
 """
 
+from wsiseg import compat
 from wsiseg.errors import AnnotationError, LabelError, SlideError, WsisegError
+
+compat.install()  # PyPI's torchvision beside torch's CPU build (see wsiseg.compat); imports nothing heavy
 
 __all__ = ["AnnotationError", "LabelError", "SlideError", "WsisegError"]
 __version__ = "0.1.0"

@@ -237,8 +237,23 @@ def test_a_later_round_has_its_own_folder_epochs_and_learning_rate():
 
 
 def test_every_model_and_data_file(tmp_path):
+    import torch
+
+    built = {}
     for model in names("model"):
-        assert isinstance(instantiate(compose_config("train", [*BASE, f"model={model}"]).model), SegmentationModule)
+        cfg = compose_config("train", [*BASE, f"model={model}"])
+        if cfg.model.net.get("weights"):  # the foundation models' presets: weights from the HF cache (none here)
+            cfg.model.net.weights = None
+        with torch.device("meta"):  # ViT-g included: shapes only, no memory
+            module = instantiate(cfg.model)
+        assert isinstance(module, SegmentationModule)
+        built[model] = sum(p.numel() for p in module.parameters())
+    # the paper's U-Net and the foundation encoders at their published sizes (parameters, decoder included)
+    assert built["unet"] == 31_037_633
+    assert 303e6 < built["uni"] < 306e6  # ViT-L/16 (UNI: 303M) + decoder
+    assert 631e6 < built["virchow2"] < 634e6  # ViT-H/14 (Virchow2: 632M)
+    assert 1_134e6 < built["h_optimus_0"] < 1_140e6  # ViT-g/14 (H-optimus-0: 1.1B)
+    assert 681e6 < built["uni2_h"] < 684e6  # ViT-H/14 SwiGLU (UNI2-h: 681M)
     for data in names("data"):
         assert isinstance(instantiate(compose_config("train", [*BASE, f"data={data}"]).data), PatchDataModule)
 
@@ -387,3 +402,17 @@ def test_stage_settings_are_target_nodes_declared_by_their_classes():
     assert instantiate(cfg.lesions).max_per_slide is None and instantiate(cfg.bootstrap).n_boot == 0
     defaults = instantiate(compose_config("stage", BASE).froc, _convert_="all")
     assert defaults == DetectionSettings(merge_um=75.0)  # the YAML's values are the class's defaults
+
+
+@pytest.mark.parametrize(("model", "size", "message"), [
+    ("vit_tiny", 72, r"multiples of 16, got 72x72.*\(e.g. 64 or 80\)"),
+    ("resnet18_unet", 48, r"divisible by 32, got 48x48.*\(e.g. 32 or 64\)"),
+])  # fmt: skip
+def test_a_tile_size_the_network_cannot_take_fails_before_any_patch_is_read(model, size, message):
+    from wsiseg.tasks.train import check_input_size
+
+    cfg = compose_config("train", [*BASE, "experiment=demo", f"model={model}", f"sampling.out_size={size}"])
+    with pytest.raises(ValueError, match=f"sampling.out_size={size} does not suit model.net: .*{message}"):
+        check_input_size(instantiate(cfg.model), instantiate(cfg.data))
+    cfg = compose_config("train", [*BASE, "experiment=demo", f"model={model}"])  # the demo's 64 px tiles suit both
+    check_input_size(instantiate(cfg.model), instantiate(cfg.data))

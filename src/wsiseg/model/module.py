@@ -37,8 +37,9 @@ class SegmentationModule(pl.LightningModule):
         scheduler: Optional LR scheduler factory called as ``scheduler(optimizer=...)``, stepped every epoch.
         loss: Loss on (logits, mask); default :class:`BCEDiceLoss` (plain BCE).
         threshold: Probability threshold of the Dice / IoU metrics.
-        mean: Per-channel mean of the normalisation ``(x - mean) / std``.
-        std: Per-channel standard deviation of the normalisation.
+        mean: Per-channel mean of the normalisation ``(x - mean) / std``; ``None``: the network's own
+            (``net.input_mean``: the pretrained encoder's, ImageNet's or a foundation model's), else 0.5.
+        std: Per-channel standard deviation of the normalisation; ``None``: ``net.input_std``, else 0.25.
         channels_last: Run the network in ``torch.channels_last`` memory format.
     """
 
@@ -51,12 +52,15 @@ class SegmentationModule(pl.LightningModule):
         scheduler: Callable[..., LRScheduler] | None = None,
         loss: nn.Module | None = None,
         threshold: float = 0.5,
-        mean: tuple[float, ...] = (0.5, 0.5, 0.5),
-        std: tuple[float, ...] = (0.25, 0.25, 0.25),
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["net", "loss"], logger=False)
+        mean = tuple(mean if mean is not None else getattr(net, "input_mean", (0.5, 0.5, 0.5)))
+        std = tuple(std if std is not None else getattr(net, "input_std", (0.25, 0.25, 0.25)))
+        self.hparams.update(mean=mean, std=std)  # what the checkpoint records: the values used
         self.net = net.to(memory_format=torch.channels_last) if channels_last else net
         self.loss_fn = loss if loss is not None else BCEDiceLoss()
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))  # (1, C, 1, 1)
@@ -137,6 +141,18 @@ class SegmentationModule(pl.LightningModule):
             image = image.float().div_(255.0)
         return torch.sigmoid(self(image)).float()  # (B, 1, H, W)
 
+    @property
+    def backbone(self) -> nn.Module:
+        """The network's pretrained encoder (``net.backbone``), for Lightning's ``BackboneFinetuning``.
+
+        Raises:
+            AttributeError: The network has none (wsiseg's U-Net: nothing to freeze).
+        """
+        backbone = getattr(self.net, "backbone", None)
+        if not isinstance(backbone, nn.Module):
+            raise AttributeError(f"{type(self.net).__name__} has no pretrained encoder (backbone) to fine-tune")
+        return backbone
+
     def on_validation_epoch_start(self) -> None:
         """Forget the previous epoch's examples."""
         self._last_val = None
@@ -155,7 +171,8 @@ class SegmentationModule(pl.LightningModule):
         """Complete the optimizer (and scheduler) factories with this module's parameters."""
         if self.hparams.optimizer is None:
             raise ValueError("this module has no optimizer (rebuilt for prediction?); pass one to train it")
-        optimizer = self.hparams.optimizer(params=self.parameters())
+        # only trainable parameters: a frozen encoder joins later as its own group (BackboneFinetuning)
+        optimizer = self.hparams.optimizer(params=[p for p in self.parameters() if p.requires_grad])
         if self.hparams.scheduler is None:
             return {"optimizer": optimizer}
         scheduler = self.hparams.scheduler(optimizer=optimizer)

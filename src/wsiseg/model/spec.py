@@ -33,7 +33,9 @@ from wsiseg.data.datamodule import PatchDataModule
 from wsiseg.errors import CheckpointError
 from wsiseg.model.losses import BCEDiceLoss
 from wsiseg.model.module import SegmentationModule
+from wsiseg.model.smp import SmpNetwork
 from wsiseg.model.unet import UNet
+from wsiseg.model.vit import ViTSegmenter
 from wsiseg.tissue import TissueParams
 
 MODEL_KEY = "wsiseg_model"
@@ -42,8 +44,11 @@ CONFIG_KEY = "wsiseg_config"
 DATAMODULE_KEY = PatchDataModule.__qualname__
 SPEC_FORMAT = 1
 
-#: The networks a checkpoint may name: wsiseg's own (extend with :func:`register_network`).
-NETWORKS: dict[str, type[nn.Module]] = {"UNet": UNet}
+#: The networks a checkpoint may name: wsiseg's U-Net, segmentation_models_pytorch networks on smp / timm
+#: encoders, and a timm ViT behind a light decoder (extend with :func:`register_network`). A network class may
+#: check its recorded values with a ``check_kwargs`` classmethod (allow-lists of architectures and encoders)
+#: and accept extra recorded names in ``extra_kwargs``; ``weights`` (a training-time source) is never recorded.
+NETWORKS: dict[str, type[nn.Module]] = {"UNet": UNet, "SmpNetwork": SmpNetwork, "ViTSegmenter": ViTSegmenter}
 #: Classes other than networks that a stored model config may name (checked, never instantiated).
 _MODULES = (SegmentationModule, BCEDiceLoss)
 _SPLITS = ("train", "val", "test")
@@ -194,12 +199,19 @@ class _Checker:
     def kwargs(self, network: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
             raise self.fail(f"network_kwargs is a {type(value).__name__}, not a mapping")
-        allowed = _init_parameters(NETWORKS[network])
+        cls = NETWORKS[network]
+        allowed = (_init_parameters(cls) | set(getattr(cls, "extra_kwargs", ()))) - {"weights"}
         for key, item in value.items():
             if key not in allowed:
                 raise self.fail(f"{network} takes no argument {key!r} (it takes {sorted(allowed)})")
             if not isinstance(item, _SCALARS):
                 raise self.fail(f"{network} argument {key!r} is a {type(item).__name__}, not a plain value")
+        check = getattr(cls, "check_kwargs", None)
+        try:
+            if check is not None:
+                check(dict(value))
+        except (ValueError, TypeError) as err:
+            raise self.fail(f"{network}: {err}") from err
         return dict(value)
 
     def number(self, name: str, value: Any, low: float | None = None, high: float | None = None) -> float:

@@ -86,10 +86,30 @@ def given_round(cfg: DictConfig, datamodule: pl.LightningDataModule, checkpoint:
     return TrainResult({}, None, checkpoint, Path(cfg.paths.output_dir))
 
 
+def check_input_size(model: pl.LightningModule, datamodule: pl.LightningDataModule) -> None:
+    """Fail before any patch is read when the network cannot take the datamodule's tiles (``check_input_size``).
+
+    Raises:
+        ValueError: The tile side is not a multiple of what the network needs; the message names the nearest sides.
+    """
+    check = getattr(getattr(model, "net", None), "check_input_size", None)
+    tile = getattr(datamodule, "tile_size", None)
+    if check is None or not isinstance(tile, int):
+        return
+    try:
+        check(tile, tile)
+    except ValueError as err:
+        multiple = getattr(model.net, "input_multiple", None)
+        hint = f" (e.g. {tile - tile % multiple} or {tile - tile % multiple + multiple})" if multiple else ""
+        raise ValueError(f"sampling.out_size={tile} does not suit model.net: {err}; choose sampling.out_size as a "
+                         f"multiple of {multiple or 'what it needs'}{hint}") from err  # fmt: skip
+
+
 def fit(
     cfg: DictConfig, datamodule: pl.LightningDataModule, model: pl.LightningModule, ckpt_path: str | None
 ) -> TrainResult:
     """One round: callbacks, loggers and trainer from ``cfg``, then ``trainer.fit``."""
+    check_input_size(model, datamodule)
     callbacks = instantiate_list(cfg.get("callbacks"))
     config = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # typed choices as plain strings: data
     callbacks.append(ConfigInCheckpoint(config, run_record(cfg.get("seed"))))
