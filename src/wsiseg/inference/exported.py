@@ -43,7 +43,7 @@ SUFFIXES = {".pt": "torchscript", ".onnx": "onnx"}
 LOGIT_EPS = 1e-7
 #: The record's keys: those of the model record, then the export's own (informative, type-checked only).
 _SPEC_KEYS = ("input_mpp", "tile_size", "mean", "std", "threshold", "split", "tissue")
-_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
+_INFO_TYPES: dict[str, type] = {
     "files": dict, "source": dict, "wsiseg_version": str, "onnx_opset": int, "onnx_exporter": str
 }  # fmt: skip
 _RECORD_KEYS = {"format", "input", "output", "channels", *_SPEC_KEYS, *_INFO_TYPES}
@@ -95,7 +95,7 @@ def spec_from_record(record: Any, path: str | Path) -> ModelSpec:
                               f"{contract}, unknown keys {unknown}")  # fmt: skip
     for key, kind in _INFO_TYPES.items():
         if key in record and (not isinstance(record[key], kind) or isinstance(record[key], bool)):
-            raise CheckpointError(path, f"refusing its record: {key} = {record[key]!r} is not a {kind}")
+            raise CheckpointError(path, f"refusing its record: {key} = {record[key]!r} is not a {kind.__name__}")
     _check_file(record.get("files", {}), path)
     # the model record's checks, on a stand-in network (always registered), which is then replaced: the record
     # itself can name no network, so nothing from it is ever built (ModelSpec.build fails on the name)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch import nn
 
 from wsiseg.atomic import write_text_atomic
 from wsiseg.errors import CheckpointError
@@ -28,6 +29,7 @@ from wsiseg.inference import (
     settings_digest,
     slide_inventory,
 )
+from wsiseg.inference.exported import exported_format, load_exported
 from wsiseg.model import ModelSpec, load_model
 from wsiseg.provenance import run_record
 from wsiseg.tasks.instantiate import record_run
@@ -126,15 +128,13 @@ def checkpoint_paths(ckpt_path: str | Sequence[str]) -> list[Path]:
     return paths
 
 
-def load_members(
-    checkpoints: Sequence[Path], channels_last: bool | None
-) -> tuple[list[pl.LightningModule], list[ModelSpec]]:
-    """Every checkpoint's module and record; the members must tile the slide alike.
+def load_members(checkpoints: Sequence[Path], channels_last: bool | None) -> tuple[list[nn.Module], list[ModelSpec]]:
+    """Every checkpoint's (or exported model's: :func:`load_member`) module and record; they must tile alike.
 
     Raises:
         CheckpointError: a member is refused, or reads another resolution or tile size than the first.
     """
-    loaded = [load_model(c, channels_last) for c in checkpoints]
+    loaded = [load_member(c, channels_last) for c in checkpoints]
     spec = loaded[0][1]
     for path, (_, other) in zip(checkpoints[1:], loaded[1:], strict=True):
         if (other.input_mpp, other.tile_size) != (spec.input_mpp, spec.tile_size):
@@ -145,6 +145,16 @@ def load_members(
                 f"{spec.tile_size} px at {spec.input_mpp:g} um/px",
             )
     return [module for module, _ in loaded], [other for _, other in loaded]
+
+
+def load_member(path: Path, channels_last: bool | None) -> tuple[nn.Module, ModelSpec]:
+    """A checkpoint's module, or an exported model (``.pt`` TorchScript, ``.onnx``; see ``python -m wsiseg.export``).
+
+    ``channels_last`` applies to checkpoints; an exported model runs as it was exported.
+    """
+    if exported_format(path) is not None:
+        return load_exported(path)
+    return load_model(path, channels_last)
 
 
 def ensemble_digest(member_digests: Sequence[str]) -> str:
