@@ -72,11 +72,12 @@ def test_the_record_says_what_the_files_read_and_where_they_come_from(exported):
 
 def test_the_differences_are_printed(tmp_path, capsys):
     checkpoint = tiny_checkpoint_file(tmp_path / "small.ckpt", seed=1)
+    (tmp_path / "small.onnx").write_bytes(b"an earlier export's")  # not described by the new record: removed
     assert main([str(checkpoint), "--formats", "torchscript", "--batch", "3"]) == 0
     printed = capsys.readouterr().out
     assert f"written: {tmp_path / 'small.torchscript.pt'} (torchscript)" in printed
     assert "max |difference| of probabilities, checkpoint vs torchscript: 0" in printed
-    assert not (tmp_path / "small.onnx").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.ckpt", "small.json", "small.torchscript.pt"]
 
 
 class Shifted(torch.nn.Module):

@@ -139,6 +139,11 @@ def export_checkpoint(
         for path in written:
             path.unlink(missing_ok=True)
         raise
+    for fmt in set(FORMATS) - set(files):  # an earlier export's other file would be paired with this record
+        stale = out / f"{stem}{ENDINGS[fmt]}"
+        if stale.exists():
+            stale.unlink()
+            log.warning("removed %s: an earlier export, and %s now describes %s only", stale, record.name, *files)
     return ExportResult(files, record, differences, exporter)
 
 
@@ -265,8 +270,8 @@ def verify(model: nn.Module, files: dict[str, Path], tile: int, options: ExportO
     if len(found) == 2:
         pairs["torchscript vs onnx"] = (found["torchscript"], found["onnx"])
     differences = {name: max(_difference(a, b) for a, b in zip(*outs, strict=True)) for name, outs in pairs.items()}
-    for name, value in differences.items():
-        log.info("max |difference| of probabilities, %s: %.3g", name, value)
+    log.info("verified, max |difference| of probabilities: %s (tolerance %g)",
+             ", ".join(f"{name} {value:.3g}" for name, value in differences.items()), options.tolerance)  # fmt: skip
     bad = {name: value for name, value in differences.items() if not value <= options.tolerance}
     if bad:
         raise ExportError(f"the exported probabilities differ from the checkpoint's by more than {options.tolerance:g}:"

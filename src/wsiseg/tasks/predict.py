@@ -57,8 +57,9 @@ def run(cfg: DictConfig) -> PredictSummary:
     """Predict heatmaps for ``cfg.slides`` with ``cfg.ckpt_path`` (see ``conf/predict.yaml``).
 
     ``ckpt_path`` is one checkpoint or a list of them (an ensemble: the members must share their input
-    resolution and tile size); ``inference.tta`` adds test-time augmentation; ``tissue_from`` chooses the
-    tissue settings (:func:`predict_settings`).
+    resolution and tile size); an exported model (``.pt`` TorchScript, ``.onnx``) counts as a checkpoint
+    (:func:`load_member`); ``inference.tta`` adds test-time augmentation; ``tissue_from`` chooses the tissue
+    settings (:func:`predict_settings`).
     """
     checkpoints = checkpoint_paths(cfg.ckpt_path)
     members, specs = load_members(checkpoints, cfg.get("channels_last"))  # from their records, never their code
