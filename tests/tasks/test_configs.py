@@ -304,6 +304,7 @@ def test_every_yaml_file_is_covered():
         "froc",  # test_stage_settings_are_target_nodes_declared_by_their_classes
         "lesions",
         "bootstrap",
+        "stain",  # test_every_stain_file_puts_a_normaliser_in_the_model
         "debug",  # tests/conf/test_debug.py
         "hparams_search",  # tests/conf/test_hparams_search.py
     ]:
@@ -416,3 +417,18 @@ def test_a_tile_size_the_network_cannot_take_fails_before_any_patch_is_read(mode
         check_input_size(instantiate(cfg.model), instantiate(cfg.data))
     cfg = compose_config("train", [*BASE, "experiment=demo", f"model={model}"])  # the demo's 64 px tiles suit both
     check_input_size(instantiate(cfg.model), instantiate(cfg.data))
+
+
+@pytest.mark.parametrize("stain", ["none", "macenko", "reinhard"])
+def test_every_stain_file_puts_a_normaliser_in_the_model(stain):
+    from wsiseg.data.stain import StainNormalizer
+    from wsiseg.model import StainReference
+
+    cfg = compose_config("train", [*BASE, "experiment=demo", f"stain={stain}"])
+    module = instantiate(cfg.model)
+    callbacks = instantiate_list(cfg.callbacks)
+    if stain == "none":
+        assert module.stain is None and not any(isinstance(c, StainReference) for c in callbacks)
+    else:
+        assert isinstance(module.stain, StainNormalizer) and module.stain.method == stain
+        assert [c.tiles for c in callbacks if isinstance(c, StainReference)] == [256]

@@ -16,6 +16,7 @@ from wsiseg.model.losses import BCEDiceLoss
 from wsiseg.model.module import SegmentationModule
 from wsiseg.model.smp import SmpNetwork
 from wsiseg.model.spec import NETWORKS, ModelSpec, register_network
+from wsiseg.model.stain_reference import StainReference
 from wsiseg.model.unet import UNet
 from wsiseg.model.vit import ViTSegmenter
 
@@ -27,6 +28,7 @@ __all__ = [
     "PredictionGridLogger",
     "SegmentationModule",
     "SmpNetwork",
+    "StainReference",
     "UNet",
     "ViTSegmenter",
     "checkpoint_spec",

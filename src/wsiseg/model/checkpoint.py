@@ -195,6 +195,7 @@ def spec_of_module(
         "tile_size": tile_size, "mean": list(hp.get("mean", (0.5,) * 3)), "std": list(hp.get("std", (0.25,) * 3)),
         "threshold": hp.get("threshold", 0.5), "channels_last": hp.get("channels_last", False),
         "split": dict(split or {}), "tissue": tissue_record(tissue),
+        "stain": module.stain.record() if getattr(module, "stain", None) is not None else None,
     }  # fmt: skip
     return ModelSpec.from_dict(record, "<the training run>")
 

@@ -41,11 +41,14 @@ class SegmentationModule(pl.LightningModule):
             (``net.input_mean``: the pretrained encoder's, ImageNet's or a foundation model's), else 0.5.
         std: Per-channel standard deviation of the normalisation; ``None``: ``net.input_std``, else 0.25.
         channels_last: Run the network in ``torch.channels_last`` memory format.
+        stain: A stain normaliser (:class:`~wsiseg.data.stain.StainNormalizer`) applied to the [0, 1] tiles before
+            the normalisation, in training and prediction alike (its reference is in the checkpoint; the
+            :class:`~wsiseg.model.callbacks.StainReference` callback fits it on the training patches).
     """
 
     MAX_EXAMPLES = 8
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - stain, like net and loss, is a module Hydra builds from its own node
         self,
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
@@ -55,9 +58,11 @@ class SegmentationModule(pl.LightningModule):
         mean: tuple[float, ...] | None = None,
         std: tuple[float, ...] | None = None,
         channels_last: bool = False,
+        stain: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["net", "loss"], logger=False)
+        self.save_hyperparameters(ignore=["net", "loss", "stain"], logger=False)
+        self.stain = stain
         mean = tuple(mean if mean is not None else getattr(net, "input_mean", (0.5, 0.5, 0.5)))
         std = tuple(std if std is not None else getattr(net, "input_std", (0.25, 0.25, 0.25)))
         self.hparams.update(mean=mean, std=std)  # what the checkpoint records: the values used
@@ -79,6 +84,8 @@ class SegmentationModule(pl.LightningModule):
         Returns:
             Logits (B, num_classes, H, W).
         """
+        if self.stain is not None:
+            image = self.stain(image)  # (B, C, H, W) in [0, 1], towards the reference
         x = (image - self.mean) / self.std  # (B, C, H, W)
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W)

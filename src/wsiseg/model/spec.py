@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from wsiseg.data.datamodule import PatchDataModule
+from wsiseg.data.stain import StainNormalizer
 from wsiseg.errors import CheckpointError
 from wsiseg.model.losses import BCEDiceLoss
 from wsiseg.model.module import SegmentationModule
@@ -127,6 +128,8 @@ class ModelSpec:
         split: Patient -> ``train`` / ``val`` / ``test`` of the training run.
         tissue: The tissue detector's settings the training run sampled patches with (``None``: a checkpoint
             from before they were recorded, or a run without a :class:`~wsiseg.data.PatchDataModule`).
+        stain: The stain normaliser's record (:meth:`~wsiseg.data.stain.StainNormalizer.record`: method,
+            reference, settings), or ``None`` (no stain normalisation).
     """
 
     network: str
@@ -139,6 +142,7 @@ class ModelSpec:
     channels_last: bool = False
     split: dict[str, str] = field(default_factory=dict)
     tissue: TissueParams | None = None
+    stain: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as stored in a checkpoint (lists, not tuples; plus its format number)."""
@@ -171,14 +175,16 @@ class ModelSpec:
             channels_last=check.boolean("channels_last", record.get("channels_last", False)),
             split=check.split(record.get("split", {})),
             tissue=check.tissue(record.get("tissue")),
+            stain=check.stain(record.get("stain")),
         )
 
     def build(self, channels_last: bool | None = None) -> SegmentationModule:
         """A fresh module for this record (random weights; for prediction: no optimizer)."""
         net = NETWORKS[self.network](**self.network_kwargs)
         chosen = self.channels_last if channels_last is None else channels_last
+        stain = StainNormalizer.from_record(self.stain) if self.stain is not None else None
         return SegmentationModule(
-            net, None, mean=self.mean, std=self.std, threshold=self.threshold, channels_last=chosen
+            net, None, mean=self.mean, std=self.std, threshold=self.threshold, channels_last=chosen, stain=stain
         )
 
 
@@ -242,6 +248,14 @@ class _Checker:
             if not isinstance(patient, str) or part not in _SPLITS:
                 raise self.fail(f"split entry {patient!r}: {part!r} is not one of {_SPLITS}")
         return dict(value)
+
+    def stain(self, value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        try:
+            return StainNormalizer.from_record(value).record()
+        except (ValueError, TypeError) as err:
+            raise self.fail(f"stain: {err}") from err
 
     def tissue(self, value: Any) -> TissueParams | None:
         if value is None:
