@@ -159,11 +159,12 @@ def test_a_module_with_an_unregistered_network_has_no_record() -> None:
         spec_of_module(module, 1.0, 32)
 
 
-@pytest.mark.parametrize("model", ["unet", "unet_tiny"])
-def test_every_model_config_names_trusted_targets_only(model: str) -> None:
+@pytest.mark.parametrize("stain", ["none", "macenko", "reinhard"])
+def test_every_model_config_names_trusted_targets_only(stain: str) -> None:
     from omegaconf import OmegaConf
 
-    from tests.conftest import compose_config
+    from tests.conftest import CONF, compose_config
 
-    cfg = compose_config("train", [f"model={model}", "paths.output_dir=."])
-    assert untrusted_targets(OmegaConf.to_container(cfg.model, resolve=True)) == []
+    for model in sorted(p.stem for p in (CONF / "model").glob("*.yaml")):
+        cfg = compose_config("train", [f"model={model}", f"stain={stain}", "paths.output_dir=."])
+        assert untrusted_targets(OmegaConf.to_container(cfg.model, resolve=True)) == [], model

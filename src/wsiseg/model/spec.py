@@ -51,7 +51,7 @@ SPEC_FORMAT = 1
 #: and accept extra recorded names in ``extra_kwargs``; ``weights`` (a training-time source) is never recorded.
 NETWORKS: dict[str, type[nn.Module]] = {"UNet": UNet, "SmpNetwork": SmpNetwork, "ViTSegmenter": ViTSegmenter}
 #: Classes other than networks that a stored model config may name (checked, never instantiated).
-_MODULES = (SegmentationModule, BCEDiceLoss)
+_MODULES = (SegmentationModule, BCEDiceLoss, StainNormalizer)
 _SPLITS = ("train", "val", "test")
 _SCALARS = (bool, int, float, str, type(None))
 
