@@ -26,7 +26,11 @@ def test_the_table_names_its_rows_and_the_baseline_comes_first():
                                           "diameter rule", "average filter", "no negative density",
                                           "fine-tune control", "mining 1 round", "mining 2 rounds",
                                           "importance sampling", "ensemble of 3", "TTA flips",
-                                          "ensemble of 3 + TTA flips"]  # fmt: skip
+                                          "ensemble of 3 + TTA flips", "ResNet-18 U-Net", "ResNet-34 U-Net",
+                                          "centre 2 held out", "Macenko normalisation",
+                                          "stronger stain augmentation"]  # fmt: skip
+    assert BY_NAME["Macenko normalisation"].versus == "centre 2 held out"
+    assert "stain=macenko" in BY_NAME["Macenko normalisation"].train
     assert BY_NAME["ratio 2"].train == ("sampling.neg_pos_ratio=2",)
     assert BY_NAME["no negative density"].stage == ("experiment=hard_no_negative_density",)
     assert [v.name for v in select(VARIANTS, ["XGBoost"], quick=False)] == ["baseline", "XGBoost"]
@@ -59,8 +63,8 @@ def test_common_overrides_come_first_then_quick_then_the_cohort_flags(tmp_path):
 def test_cells_share_the_model_and_heatmaps_of_equal_overrides(tmp_path):
     cells = plan(VARIANTS, [0, 1], Common(), tmp_path, python="py")
     steps = unique_steps(cells)
-    # per seed: 4 trainings of their own, 4 later-round trainings, 2 more ensemble members; 11 sets of heatmaps
-    assert len(cells) == 30 and Counter(s.kind for s in steps) == {"synth": 1, "train": 20, "predict": 22, "stage": 30}
+    # per seed: 9 trainings of their own, 4 later-round trainings, 2 more ensemble members; 16 sets of heatmaps
+    assert len(cells) == 40 and Counter(s.kind for s in steps) == {"synth": 1, "train": 30, "predict": 32, "stage": 40}
     cell = {(c.variant.name, c.seed): c for c in cells}
     for classifier_variant in ("XGBoost", "diameter rule", "average filter", "no negative density"):
         for kind in ("train", "predict"):  # the baseline's model and heatmaps (and their feature cache)
