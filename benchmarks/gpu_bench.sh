@@ -6,13 +6,16 @@
 # ratio, plus the 10% / 100% tissue timing (see benchmarks/bench_predict.py); then the peer comparison
 # (benchmarks/bench_peers.py: wsiseg, MONAI if installed, plain tiffslide / OpenSlide loops, the model alone) on
 # the GPU with the same weights: bf16, channels-last, batches of 256, 4 reading threads (TIAToolbox needs its
-# own environment, which the offline GPU machine cannot install).
+# own environment, which the offline GPU machine cannot install); then what every network costs per tile
+# (benchmarks/bench_encoders.py: training step and prediction, fp32 and bf16, 224 px tiles, ratios to the paper
+# U-Net), the foundation models (ViT-L / ViT-H / ViT-g, random weights) included.
 #
 #   bash benchmarks/gpu_bench.sh                 # on a machine with a CUDA torch and the package's needs
 #
 # On a machine without network whose Python already has torch + pytorch-lightning + torchmetrics, the other
 # needs (hydra-core omegaconf antlr4-python3-runtime tiffslide tifffile imagecodecs opencv-python-headless
-# scikit-image defusedxml tqdm fsspec zarr ...) can be carried as wheels in .whl/; they are installed into
+# scikit-image defusedxml tqdm fsspec zarr timm segmentation-models-pytorch huggingface-hub safetensors onnx
+# onnxruntime onnxscript ...) can be carried as wheels in .whl/; they are installed into
 # /tmp/site first when that folder exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,3 +38,5 @@ SLIDE=$(ls "$OUT"/cohort/centre_*/*.tif | head -1)
 $PY benchmarks/bench_peers.py --slide "$SLIDE" --experiment paper_v2 --channels-last --accelerator gpu \
   --precision bf16-mixed --batch-size 256 --workers 0 --read-threads 4 --monai-workers 4 --repeats 2 \
   --json "$OUT/peers_gpu.json"
+$PY benchmarks/bench_encoders.py --device cuda --models all --tile 224 --batch 32 --repeats 5 \
+  --json "$OUT/encoders_gpu.json"
