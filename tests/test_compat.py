@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from wsiseg import compat
 
 CHECK = (
@@ -25,6 +27,8 @@ def run(code: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.slow  # ~5 s: a fresh interpreter imports torch, torchvision, timm, smp and Lightning (the fast suite
+# imports them through the hook in-process: tests/model/test_encoders.py)
 def test_the_hook_lets_torchvision_and_its_dependants_import() -> None:
     # -S: no site-packages .pth files, so the start-up file `make setup` writes cannot help; the hook alone does
     has_ops, refused_cleanly = run("import wsiseg.compat as c; c.install()\n" + CHECK).split()

@@ -185,6 +185,7 @@ def predict(checkpoint, slides, out):
     return {name: np.load(out / f"{name}.heatmap.npy") for name in summary.done}
 
 
+@pytest.mark.slow  # two prediction runs (~8 s); the members' probabilities are checked above, in the fast suite
 def test_predict_py_with_an_exported_onnx_file_makes_the_checkpoints_heatmaps(tiny_checkpoint, two_slides, tmp_path):
     """The same heatmaps up to their float16 storage: probabilities ~1e-7 apart round to the neighbouring float16
     on a few pixels (one step: 2.4e-4 at 0.25-0.5), so all but those are equal and none is further apart."""

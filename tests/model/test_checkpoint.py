@@ -160,11 +160,11 @@ def test_a_module_with_an_unregistered_network_has_no_record() -> None:
 
 
 @pytest.mark.parametrize("stain", ["none", "macenko", "reinhard"])
-def test_every_model_config_names_trusted_targets_only(stain: str) -> None:
+def test_every_stain_config_names_trusted_targets_only(stain: str) -> None:
+    # every model file (with stain=macenko): tests/tasks/test_configs.py::test_every_model_and_data_file
     from omegaconf import OmegaConf
 
-    from tests.conftest import CONF, compose_config
+    from tests.conftest import compose_config
 
-    for model in sorted(p.stem for p in (CONF / "model").glob("*.yaml")):
-        cfg = compose_config("train", [f"model={model}", f"stain={stain}", "paths.output_dir=."])
-        assert untrusted_targets(OmegaConf.to_container(cfg.model, resolve=True)) == [], model
+    cfg = compose_config("train", ["model=unet_tiny", f"stain={stain}", "paths.output_dir=."])
+    assert untrusted_targets(OmegaConf.to_container(cfg.model, resolve=True)) == []
