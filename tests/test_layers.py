@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 PACKAGE = REPO / "src" / "wsiseg"
 #: Modules every stage may use: errors, file writing, locks, the label and node rules.
-SHARED = ["errors", "atomic", "lazy", "locks", "parallel", "provenance", "labels", "compat"]
+SHARED = ["errors", "atomic", "lazy", "locks", "parallel", "provenance", "labels", "torchvision_hook", "compat"]
 #: The stages in pipeline order; ``synth`` (the synthetic cohort) and ``tasks`` (the commands) on top.
 STAGES = ["slide", "annotations", "cohorts", "tissue", "sampling", "data", "model", "inference", "export", "mining",
           "features", "classifiers", "staging", "evaluation", "synth", "tasks"]  # fmt: skip

@@ -4,14 +4,14 @@ The package mirrors the pipeline; each subpackage is one stage and imports only 
 ``slide`` -> ``annotations`` -> ``cohorts`` -> ``tissue`` -> ``sampling`` -> ``data`` -> ``model`` -> ``inference`` ->
 ``export`` -> ``mining`` -> ``features`` -> ``classifiers`` -> ``staging`` -> ``evaluation``, with ``synth`` (the
 synthetic cohort) and ``tasks`` (the commands, the only code that reads configs) on top; ``errors``, ``labels``,
-``compat`` (torchvision beside torch's CPU build) and a few file helpers are shared by all (``tests/test_layers.py``
-checks it).
+``torchvision_hook`` and ``compat`` (torchvision beside torch's CPU build) and a few file helpers are shared by all
+(``tests/test_layers.py`` checks it).
 """
 
-from wsiseg import compat
+from wsiseg import torchvision_hook
 from wsiseg.errors import AnnotationError, LabelError, SlideError, WsisegError
 
-compat.install()  # PyPI's torchvision beside torch's CPU build (see wsiseg.compat); imports nothing heavy
+torchvision_hook.install()  # PyPI's torchvision beside torch's CPU build; imports nothing heavy
 
 __all__ = ["AnnotationError", "LabelError", "SlideError", "WsisegError"]
 __version__ = "0.1.0"
