@@ -389,3 +389,12 @@ def test_macenko_agrees_with_torchstain_on_a_tissue_tile():
     theirs, _, _ = reference.normalize(I=tile * 255, stains=False)  # (H, W, 3) int, Io=240, alpha=1, beta=0.15
     ours = StainNormalizer("macenko")(tile[None])[0]
     assert (ours - theirs.permute(2, 0, 1).float() / 255).abs().mean() < 0.02
+
+
+def test_where_torchstain_fails_ours_returns_the_tile():
+    # the claim of docs/models.md: torchstain 1.4 raises on a white tile; ours gives it back unchanged
+    torchstain = pytest.importorskip("torchstain")
+    white = torch.full((3, 64, 64), 0.97)
+    with pytest.raises((IndexError, RuntimeError)):
+        torchstain.normalizers.MacenkoNormalizer(backend="torch").normalize(I=white * 255, stains=False)
+    assert torch.equal(StainNormalizer("macenko")(white[None])[0], white)
