@@ -101,3 +101,18 @@ def test_regions_under_the_minimum_area_are_left_out():
     assert [lesion.pixels for lesion in search.lesions] == [17 * 28]
     assert search.too_small == 2472 and search.over_limit == 0 and search.regions == 2473
     assert find_lesions(heatmap, 4.0, 0.25, min_area_um2=16.0).too_small == 0  # at the minimum: kept
+
+
+def test_the_outline_of_a_region_riddled_with_holes_keeps_every_hole_and_its_area():
+    # an undertrained model's region: one blob with hundreds of one-pixel and larger holes (the plain
+    # Douglas-Peucker runs; the topology-preserving one, seconds per slide on such regions, only when it must)
+    from wsiseg.features.lesions import pixel_outline, simplified
+
+    rng = np.random.default_rng(0)
+    region = np.ones((120, 160), bool)
+    region[rng.integers(2, 118, 400), rng.integers(2, 158, 400)] = False  # single-pixel holes
+    region[40:44, 50:56] = False
+    outline = pixel_outline(region)
+    result = simplified(outline, 0.5)
+    assert result.is_valid and len(result.interiors) == len(outline.interiors) > 300
+    assert result.area == pytest.approx(outline.area, rel=1e-3) and result.area == pytest.approx(region.sum(), rel=1e-3)
