@@ -26,7 +26,7 @@ from wsiseg.model.weights import resolve_weights
 #: Virchow, UNI2-h).
 MLPS = ("mlp", "swiglu")
 #: Architecture overrides a record may hold (plain values), e.g. a tiny ViT for tests.
-OVERRIDES = ("embed_dim", "depth", "num_heads", "mlp_ratio", "init_values", "reg_tokens", "no_embed_class")
+OVERRIDES = ("img_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "init_values", "reg_tokens", "no_embed_class")
 
 
 def check_vit(encoder: Any) -> str:
