@@ -89,3 +89,13 @@ def test_the_reference_is_fitted_on_the_training_patches_or_an_image(tmp_path: P
     from_image = module(StainNormalizer("reinhard"))
     StainReference(image=str(tmp_path / "region.png")).on_fit_start(SimpleNamespace(ckpt_path=None), from_image)
     assert not torch.equal(from_image.stain.lab_mean, StainNormalizer("reinhard").lab_mean)
+
+
+def test_the_validation_pictures_show_the_tiles_the_network_sees() -> None:
+    images = torch.stack([_tile(RUIFROK, seed, size=32) for seed in range(4)])
+    batch = {"image": images, "mask": torch.zeros(4, 1, 32, 32)}
+    for stain in (None, StainNormalizer("macenko")):
+        model = module(stain).eval()
+        model._shared_step(batch, "val")
+        expected = images if stain is None else stain(images)
+        torch.testing.assert_close(model.val_examples["image"], expected)

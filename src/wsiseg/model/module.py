@@ -26,9 +26,9 @@ class SegmentationModule(pl.LightningModule):
     """Binary segmentation with a given network, loss, optimizer and scheduler.
 
     Logs ``{stage}/loss`` (train: per step and per epoch), ``{stage}/dice`` (pixel F1) and ``{stage}/iou``
-    (pixel Jaccard) for ``stage`` in train / val / test. Keeps up to 8 images, masks and probabilities of
-    one validation batch (the first full one, preferably with tumour) in :attr:`val_examples` for an
-    image-logging callback.
+    (pixel Jaccard) for ``stage`` in train / val / test. Keeps up to 8 images (after stain normalisation,
+    when the module has it: what the network sees), masks and probabilities of one validation batch (the first
+    full one, preferably with tumour) in :attr:`val_examples` for an image-logging callback.
 
     Args:
         net: Network mapping normalised images (B, 3, H, W) to logits (B, 1, H, W).
@@ -105,7 +105,11 @@ class SegmentationModule(pl.LightningModule):
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch_size)
         if stage == "val" and self._wants_examples(mask):
             n = self.MAX_EXAMPLES
-            self._last_val = {"image": image[:n].detach(), "mask": mask[:n].detach(), "prob": probs[:n]}
+            shown = image[:n].detach()
+            if self.stain is not None:  # what the network sees: the tiles after stain normalisation
+                with torch.no_grad():
+                    shown = self.stain(shown)
+            self._last_val = {"image": shown, "mask": mask[:n].detach(), "prob": probs[:n]}
         return loss
 
     def _wants_examples(self, mask: torch.Tensor) -> bool:
