@@ -38,6 +38,7 @@ def test_the_hook_lets_torchvision_and_its_dependants_import() -> None:
     assert refused_cleanly == "True", has_ops
 
 
+@pytest.mark.slow  # ~4 s; `make setup` runs the command on every fresh clone, CI's included
 def test_the_command_writes_a_startup_file_that_installs_the_hook(tmp_path) -> None:
     done = run("-m", "wsiseg.compat", "--site-packages", str(tmp_path))  # what make setup runs
     assert "RuntimeWarning" not in done.stderr and "imports" in done.stderr  # torchvision imported through it

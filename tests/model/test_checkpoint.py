@@ -159,7 +159,7 @@ def test_a_module_with_an_unregistered_network_has_no_record() -> None:
         spec_of_module(module, 1.0, 32)
 
 
-@pytest.mark.parametrize("stain", ["none", "macenko", "reinhard"])
+@pytest.mark.parametrize("stain", ["none", "macenko", pytest.param("reinhard", marks=pytest.mark.slow)])
 def test_every_stain_config_names_trusted_targets_only(stain: str) -> None:
     # every model file (with stain=macenko): tests/tasks/test_configs.py::test_every_model_and_data_file
     from omegaconf import OmegaConf

@@ -410,7 +410,7 @@ def test_stage_settings_are_target_nodes_declared_by_their_classes():
 
 @pytest.mark.parametrize(("model", "size", "message"), [
     ("vit_tiny", 72, r"multiples of 16, got 72x72.*\(e.g. 64 or 80\)"),
-    ("resnet18_unet", 48, r"divisible by 32, got 48x48.*\(e.g. 32 or 64\)"),
+    pytest.param("resnet18_unet", 48, r"divisible by 32, got 48x48.*\(e.g. 32 or 64\)", marks=pytest.mark.slow),
 ])  # fmt: skip
 def test_a_tile_size_the_network_cannot_take_fails_before_any_patch_is_read(model, size, message):
     from wsiseg.tasks.train import check_input_size
@@ -422,7 +422,8 @@ def test_a_tile_size_the_network_cannot_take_fails_before_any_patch_is_read(mode
     check_input_size(instantiate(cfg.model), instantiate(cfg.data))
 
 
-@pytest.mark.parametrize("stain", ["none", "macenko", "reinhard"])
+@pytest.mark.parametrize("stain", ["macenko", pytest.param("none", marks=pytest.mark.slow),
+                                   pytest.param("reinhard", marks=pytest.mark.slow)])  # fmt: skip
 def test_every_stain_file_puts_a_normaliser_in_the_model(stain):
     from wsiseg.data.stain import StainNormalizer
     from wsiseg.model import StainReference
