@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from wsiseg import __version__
-from wsiseg.atomic import write_text_atomic
+from wsiseg.atomic import atomic_path, write_text_atomic
 from wsiseg.inference.exported import (
     EXPORT_FORMAT,
     INPUT,
@@ -173,13 +172,8 @@ def write_torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> Pa
     Not ``torch.jit.freeze``-d: a frozen module holds its weights as constants of the graph, which ``.to(device)``
     does not move, so the file could then only run on the device it was loaded to.
     """
-    part = path.with_name(f".{path.name}.part")
-    try:
-        with torch.no_grad(), _quiet():  # TracerWarnings of shape checks run once, torch.jit's deprecation notes
-            torch.jit.save(torch.jit.trace(model, example, check_trace=False), str(part))
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
+    with atomic_path(path) as part, torch.no_grad(), _quiet():  # TracerWarnings of shape checks run once,
+        torch.jit.save(torch.jit.trace(model, example, check_trace=False), str(part))  # torch.jit's deprecation
     log.info("wrote %s (TorchScript)", path)
     return path
 
@@ -190,12 +184,8 @@ def write_onnx(model: nn.Module, example: torch.Tensor, path: Path, opset: int) 
     ``torch.onnx.export(dynamo=True)`` (``torch.export``, the supported exporter) first; the TorchScript-based
     exporter only if that fails (logged with the reason). Weights inside the file (no external data).
     """
-    part = path.with_name(f".{path.name}.part")
-    try:
+    with atomic_path(path) as part:
         exporter = _export_onnx(model, example, part, opset)
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
     log.info("wrote %s (ONNX opset %d, %s exporter)", path, opset, exporter)
     return exporter
 

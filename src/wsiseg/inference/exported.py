@@ -19,7 +19,6 @@ format can still compute anything a network can: use models from people you trus
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import warnings
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 
 from wsiseg.errors import CheckpointError
+from wsiseg.inference.outputs import file_digest
 from wsiseg.model.spec import SPEC_FORMAT, ModelSpec
 
 #: The format number of the JSON record.
@@ -64,13 +64,9 @@ def record_path(path: str | Path) -> Path:
     return path.with_suffix(".json")
 
 
-def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:
-    """SHA-256 of a file's bytes (all 64 hex digits)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (all 64 hex digits: the record's; heatmaps are keyed by the first 16)."""
+    return file_digest(Path(path), digits=64)
 
 
 def spec_from_record(record: Any, path: str | Path) -> ModelSpec:

@@ -66,13 +66,13 @@ def output_paths(out_dir: Path, name: str) -> dict[str, Path]:
     return {kind: out_dir / f"{stem}{suffix}" for kind, suffix in SUFFIXES.items()}
 
 
-def file_digest(path: Path, chunk: int = 1 << 22) -> str:
-    """SHA-256 of a file's bytes (16 hex digits)."""
+def file_digest(path: Path, chunk: int = 1 << 22, digits: int = 16) -> str:
+    """SHA-256 of a file's bytes (its first ``digits`` hex digits)."""
     h = hashlib.sha256()
     with Path(path).open("rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
-    return h.hexdigest()[:16]
+    return h.hexdigest()[:digits]
 
 
 def settings_digest(settings: dict) -> str:

@@ -84,8 +84,14 @@ class SegmentationModule(pl.LightningModule):
         Returns:
             Logits (B, num_classes, H, W).
         """
-        if self.stain is not None:
-            image = self.stain(image)  # (B, C, H, W) in [0, 1], towards the reference
+        return self._logits(self._stained(image))
+
+    def _stained(self, image: torch.Tensor) -> torch.Tensor:
+        """The [0, 1] images after stain normalisation (towards the reference), when the module has it."""
+        return self.stain(image) if self.stain is not None else image  # (B, C, H, W)
+
+    def _logits(self, image: torch.Tensor) -> torch.Tensor:
+        """The network's logits (B, 1, H, W) of stain-normalised [0, 1] images (B, C, H, W)."""
         x = (image - self.mean) / self.std  # (B, C, H, W)
         if self.hparams.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W)
@@ -94,7 +100,8 @@ class SegmentationModule(pl.LightningModule):
     def _shared_step(self, batch: Mapping[str, torch.Tensor], stage: str) -> torch.Tensor:
         """Loss, probabilities, metrics and logging for one batch of ``stage``."""
         image, mask = batch["image"], batch["mask"]  # (B, 3, H, W), (B, 1, H, W)
-        logits = self(image)  # (B, 1, H, W)
+        seen = self._stained(image)  # what the network sees (and the pictures show)
+        logits = self._logits(seen)  # (B, 1, H, W)
         loss = self.loss_fn(logits, mask)
         probs = torch.sigmoid(logits.detach()).float()  # (B, 1, H, W)
         metrics: MetricCollection = getattr(self, f"{stage}_metrics")
@@ -105,11 +112,7 @@ class SegmentationModule(pl.LightningModule):
         self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=batch_size)
         if stage == "val" and self._wants_examples(mask):
             n = self.MAX_EXAMPLES
-            shown = image[:n].detach()
-            if self.stain is not None:  # what the network sees: the tiles after stain normalisation
-                with torch.no_grad():
-                    shown = self.stain(shown)
-            self._last_val = {"image": shown, "mask": mask[:n].detach(), "prob": probs[:n]}
+            self._last_val = {"image": seen[:n].detach(), "mask": mask[:n].detach(), "prob": probs[:n]}
         return loss
 
     def _wants_examples(self, mask: torch.Tensor) -> bool:

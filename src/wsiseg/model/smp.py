@@ -143,10 +143,10 @@ class SmpNetwork(nn.Module):
 
 
 def _decoder_kwargs(arch: str, width: int | None, depth: int) -> dict[str, Any]:
+    if arch.startswith("Unet"):  # one stage a down-sampling, the finest of ``width`` (smp's default: 16)
+        return {"decoder_channels": tuple((width or 16) * 2**i for i in reversed(range(depth)))}
     if width is None:
-        return {"decoder_channels": tuple(16 * 2**i for i in reversed(range(depth)))} if arch.startswith("Unet") else {}
-    if arch.startswith("Unet"):
-        return {"decoder_channels": tuple(width * 2**i for i in reversed(range(depth)))}
+        return {}
     if arch == "FPN":
         return {"decoder_pyramid_channels": 2 * width, "decoder_segmentation_channels": width}
     return {"decoder_channels": width}

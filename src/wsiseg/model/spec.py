@@ -213,11 +213,11 @@ class _Checker:
             if not isinstance(item, _SCALARS):
                 raise self.fail(f"{network} argument {key!r} is a {type(item).__name__}, not a plain value")
         check = getattr(cls, "check_kwargs", None)
-        try:
-            if check is not None:
+        if check is not None:
+            try:
                 check(dict(value))
-        except (ValueError, TypeError) as err:
-            raise self.fail(f"{network}: {err}") from err
+            except (ValueError, TypeError) as err:
+                raise self.fail(f"{network}: {err}") from err
         return dict(value)
 
     def number(self, name: str, value: Any, low: float | None = None, high: float | None = None) -> float:
